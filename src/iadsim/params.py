@@ -57,9 +57,8 @@ class ThreatParams:
     start: np.ndarray  # [N, 3] m, position at launch_t
     start_vel: np.ndarray  # [N, 3] m/s, ballistic only (cruise velocity follows the route)
     route: np.ndarray  # [N, L+1, 2] m, ground waypoints (e, n), start first, aim point last
-    n_legs: np.ndarray  # [N] int
-    leg_len: np.ndarray  # [N, L] m (0 beyond n_legs)
-    dist_to_go: np.ndarray  # [N, L] m, route length from the start of each leg to the aim point
+    cum_m: np.ndarray  # [N, L+1] m, route length from the start to each waypoint (padded)
+    total_m: np.ndarray  # [N] m, route length start -> aim point
     speed_mps: np.ndarray  # [N] ground speed of a cruise-profile threat
     cruise_alt_m: np.ndarray  # [N]
     tan_dive: np.ndarray  # [N] tangent of the terminal dive angle
@@ -120,6 +119,7 @@ class Doctrine:
     priority: str  # "value" (value x Pk) | "time" (earliest impact first)
     min_value: float  # hold fire at tracks whose threat value is below this
     kill_radius_m: float  # seeker basket: a round finds a threat within this of its aim track
+    assess_radius_m: float  # a track passing this close to an asset's edge threatens it
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +127,12 @@ class Params:
     name: str
     duration_s: float
     dt_s: float
-    threats: ThreatParams
+    threats: ThreatParams | None  # drawn per run from ``raids`` (launch and aim scatter)
     sensors: SensorParams
     weapons: WeaponParams
     units: FireUnitParams
     assets: AssetParams
+    raids: tuple[RaidSpec, ...]
     tracker: TrackerParams
     doctrine: Doctrine
     interceptor_capacity: int
@@ -140,3 +141,29 @@ class Params:
     @property
     def n_steps(self) -> int:
         return int(np.ceil(self.duration_s / self.dt_s - 1e-9))
+
+
+@dataclass(frozen=True, slots=True)
+class RaidSpec:
+    """One raid resolved against the catalog; threats are drawn from it per run."""
+
+    name: str
+    type: str
+    cls: int  # index into catalog.THREAT_CLASSES
+    ballistic: bool
+    count: int
+    launch_en: np.ndarray  # [2] m, centre of the launch area
+    launch_radius_m: float
+    launch_time_s: float
+    spacing_s: float
+    target: int  # asset index
+    aim_spread_m: float
+    waypoints_en: np.ndarray  # [P, 2] m
+    speed_mps: float  # cruise ground speed / re-entry speed (ballistic)
+    cruise_alt_m: float
+    dive_angle_rad: float  # <= 0: glide, descend linearly over the whole route
+    release_m: float
+    rcs_m2: float
+    cost_usd: float
+    reentry_alt_m: float  # ballistic only
+    reentry_angle_rad: float  # ballistic only

@@ -35,8 +35,7 @@ class Threats:
     alive: np.ndarray  # [N] bool: launched, not killed, not yet arrived
     launched: np.ndarray  # [N] bool: has appeared in the world (launch_t <= t)
     done: np.ndarray  # [N] bool: killed or arrived (left the simulation)
-    leg: np.ndarray  # [N] int: index of the route leg being flown (cruise profile)
-    leg_s: np.ndarray  # [N] m: ground distance flown along the current leg
+    flown: np.ndarray  # [N] m: ground distance flown along the route (cruise profile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +156,4 @@ class Engagements:
     """Per-track engagement bookkeeping, by track slot (what the defense knows it has done)."""
 
     shots: np.ndarray  # [K] int, engagements (salvos) fired at the track
-    in_flight: np.ndarray  # [K] int, rounds in flight at the track
     last_intercept_t: np.ndarray  # [K] s, planned intercept time of the last salvo (-inf: none)
-    assessed_kill: np.ndarray  # [K] bool, kill assessment says destroyed: hold fire
