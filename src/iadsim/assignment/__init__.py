@@ -51,11 +51,11 @@ def eligible_tracks(t: float, tracks: Tracks, eng: Engagements, in_flight: np.nd
                     assessment: Assessment, params: Params) -> np.ndarray:
     """[K] bool: tracks the doctrine allows to engage now."""
     d = params.doctrine
-    looked = (eng.shots == 0) | ((t >= eng.last_intercept_t + d.look_delay_s)
+    looked = (eng.shots == 0) | ((t >= eng.last_intercept_t + d.look_s)
                                  & (tracks.t_update > eng.last_intercept_t))
     return ((tracks.status == TRACK_CONFIRMED) & (in_flight == 0)
             & (eng.shots < d.max_engagements) & looked
-            & (assessment.value > d.hold_below_value) & np.isfinite(assessment.tti))
+            & (assessment.value > d.min_value) & np.isfinite(assessment.tti))
 
 
 def plan(t: float, tracks: Tracks, assessment: Assessment, eng: Engagements,
