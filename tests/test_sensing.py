@@ -1,0 +1,202 @@
+"""Sensing: Swerling-1 Pd, radar equation scaling, horizon masking, noise, clutter, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from iadsim import geo, sensing
+from iadsim.params import SensorParams
+
+
+def make_sensors(n: int = 1, **over: object) -> SensorParams:
+    """``n`` identical radars at the origin (20 m mast) unless overridden."""
+    base = dict(
+        name=tuple(f"r{i}" for i in range(n)),
+        type=("test",) * n,
+        pos=np.tile([0.0, 0.0, 20.0], (n, 1)),
+        ref_range_m=np.full(n, 100_000.0),
+        ref_rcs_m2=np.full(n, 1.0),
+        max_range_m=np.full(n, 400_000.0),
+        pfa=np.full(n, 1e-6),
+        scan_period_s=np.full(n, 2.0),
+        clutter_per_scan=np.zeros(n),
+        sigma=np.tile([50.0, 2e-3, 2e-3], (n, 1)),
+        min_el_rad=np.full(n, -0.05),
+        max_el_rad=np.full(n, 1.4),
+        latency_s=np.zeros(n),
+        loss_prob=np.zeros(n),
+    )
+    base.update(over)
+    return SensorParams(**base)  # type: ignore[arg-type]
+
+
+def ring(n: int, ground_m: float, height_m: float) -> np.ndarray:
+    az = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
+    return np.column_stack([ground_m * np.sin(az), ground_m * np.cos(az), np.full(n, height_m)])
+
+
+@pytest.mark.parametrize("pfa", [1e-4, 1e-6, 1e-8])
+def test_pd_is_one_half_at_reference_range(pfa: float) -> None:
+    s = sensing.snr(80_000.0, 2.0, 80_000.0, 2.0, pfa)
+    assert sensing.swerling1_pd(s, pfa) == pytest.approx(0.5, abs=1e-12)
+
+
+def test_pd_monotone_in_range_and_rcs() -> None:
+    r = np.linspace(1e3, 5e5, 500)
+    pd_r = sensing.swerling1_pd(sensing.snr(r, 1.0, 1e5, 1.0, 1e-6), 1e-6)
+    assert np.all(np.diff(pd_r) < 0)
+    rcs = np.logspace(-3, 3, 500)
+    pd_s = sensing.swerling1_pd(sensing.snr(1e5, rcs, 1e5, 1.0, 1e-6), 1e-6)
+    assert np.all(np.diff(pd_s) > 0)
+    assert pd_r[-1] > 1e-6  # never below Pfa
+    assert sensing.swerling1_pd(sensing.snr(0.0, 1.0, 1e5, 1.0, 1e-6), 1e-6) == 1.0
+
+
+def test_detection_range_fourth_root_law() -> None:
+    assert sensing.detection_range_m(16.0, 100e3, 1.0) == pytest.approx(200e3)
+    assert sensing.detection_range_m(0.01, 100e3, 1.0) == pytest.approx(100e3 * 0.01**0.25)
+    r50 = sensing.detection_range_m(0.1, 150e3, 5.0)
+    pd = sensing.swerling1_pd(sensing.snr(r50, 0.1, 150e3, 5.0, 1e-5), 1e-5)
+    assert pd == pytest.approx(0.5)
+
+
+def test_target_below_horizon_never_detected() -> None:
+    sensors = make_sensors(clutter_per_scan=np.zeros(1))
+    # Horizon for 20 m mast and 100 m target ~ 4.12 * (4.5 + 10) km ~ 59.6 km.
+    pos = np.array([[0.0, 70_000.0, 100.0], [0.0, 40_000.0, 100.0]])
+    assert not geo.line_of_sight(sensors.pos[0], pos[0])
+    rng = np.random.default_rng(3)
+    seen = np.zeros(2, dtype=int)
+    for k in range(500):
+        det = sensing.sense(
+            2.0 * k, np.ones(1, bool), sensors, pos, np.full(2, 1e6), np.ones(2, bool), rng
+        )
+        seen += np.bincount(det.truth, minlength=2)
+    assert seen[0] == 0
+    assert seen[1] == 500  # huge RCS above the horizon: always seen
+
+
+def test_monte_carlo_pd_agrees_with_swerling1() -> None:
+    sensors = make_sensors()
+    n = 4000
+    pos = ring(n, 110_000.0, 3000.0)
+    r = geo.radar_polar(sensors.pos[0], pos)[:, 0]
+    pd = sensing.swerling1_pd(sensing.snr(r, 1.0, 1e5, 1.0, 1e-6), 1e-6)
+    assert np.ptp(pd) < 1e-9
+    det = sensing.sense(
+        0.0, np.ones(1, bool), sensors, pos, np.ones(n), np.ones(n, bool), np.random.default_rng(4)
+    )
+    lo, hi = stats.binom.interval(0.99, n, pd[0])
+    assert lo <= len(det) <= hi
+    assert 0.3 < pd[0] < 0.6
+
+
+def test_measurement_noise_matches_sigma() -> None:
+    sigma = np.array([[30.0, 1e-3, 3e-3]])
+    sensors = make_sensors(sigma=sigma)
+    n = 3000
+    pos = ring(n, 50_000.0, 5000.0)
+    det = sensing.sense(
+        0.0,
+        np.ones(1, bool),
+        sensors,
+        pos,
+        np.full(n, 1e4),
+        np.ones(n, bool),
+        np.random.default_rng(5),
+    )
+    assert len(det) == n and np.all(det.truth >= 0)
+    truth = geo.radar_polar(sensors.pos[0], pos[det.truth])
+    res = det.z - truth
+    res[:, 1] = (res[:, 1] + np.pi) % (2 * np.pi) - np.pi
+    ss = np.sum((res / sigma) ** 2, axis=0)  # each ~ chi2(n)
+    lo, hi = stats.chi2.interval(0.999, n)
+    assert np.all((lo <= ss) & (ss <= hi)), ss / n
+    assert np.all(np.abs(res.mean(axis=0) / sigma[0]) < 4 / np.sqrt(n))
+    assert np.all((det.z[:, 1] >= 0) & (det.z[:, 1] < 2 * np.pi))
+
+
+def test_clutter_count_and_volume() -> None:
+    lam = 7.0
+    sensors = make_sensors(
+        clutter_per_scan=np.array([lam]),
+        max_range_m=np.array([150e3]),
+        min_el_rad=np.array([0.0]),
+        max_el_rad=np.array([0.5]),
+    )
+    rng = np.random.default_rng(6)
+    scans = 300
+    counts = []
+    for k in range(scans):
+        det = sensing.sense(
+            float(k),
+            np.ones(1, bool),
+            sensors,
+            np.zeros((0, 3)),
+            np.zeros(0),
+            np.zeros(0, bool),
+            rng,
+        )
+        assert np.all(det.truth == -1)
+        assert np.all(det.t == float(k))
+        assert np.all((det.z[:, 0] >= 0) & (det.z[:, 0] <= 150e3))
+        assert np.all((det.z[:, 1] >= 0) & (det.z[:, 1] < 2 * np.pi))
+        assert np.all((det.z[:, 2] >= 0) & (det.z[:, 2] <= 0.5))
+        counts.append(len(det))
+    lo, hi = stats.poisson.interval(0.99, lam * scans)
+    assert lo <= sum(counts) <= hi
+
+
+def test_only_due_sensors_and_determinism() -> None:
+    sensors = make_sensors(
+        3,
+        clutter_per_scan=np.full(3, 2.0),
+        pos=np.array([[0.0, 0.0, 20.0], [5e4, 0.0, 20.0], [0.0, 5e4, 20.0]]),
+    )
+    pos = ring(50, 30_000.0, 2000.0)
+    due = np.array([True, False, True])
+
+    def run(seed: int):
+        return sensing.sense(
+            12.5, due, sensors, pos, np.ones(50), np.ones(50, bool), np.random.default_rng(seed)
+        )
+
+    a, b, c = run(7), run(7), run(8)
+    assert set(np.unique(a.sensor)) <= {0, 2}
+    assert np.all(np.diff(a.sensor) >= 0)
+    for f in ("sensor", "t", "z", "truth"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    assert len(a) != len(c) or not np.array_equal(a.z, c.z)
+    none = sensing.sense(
+        0.0,
+        np.zeros(3, bool),
+        sensors,
+        pos,
+        np.ones(50),
+        np.ones(50, bool),
+        np.random.default_rng(7),
+    )
+    assert len(none) == 0 and none.z.shape == (0, 3)
+
+
+def test_dead_targets_and_out_of_limits_not_detected() -> None:
+    sensors = make_sensors(max_range_m=np.array([60e3]), max_el_rad=np.array([0.5]))
+    pos = np.array(
+        [
+            [0.0, 30e3, 3000.0],  # fine but dead
+            [0.0, 80e3, 30_000.0],  # beyond instrumented range
+            [0.0, 2e3, 10_000.0],  # above max elevation
+            [0.0, 30e3, 3000.0],  # fine
+        ]
+    )
+    alive = np.array([False, True, True, True])
+    rng = np.random.default_rng(9)
+    truths = np.concatenate(
+        [
+            sensing.sense(0.0, np.ones(1, bool), sensors, pos, np.full(4, 1e6), alive, rng).truth
+            for _ in range(50)
+        ]
+    )
+    np.testing.assert_array_equal(np.unique(truths), [3])
