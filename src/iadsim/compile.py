@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from iadsim import geo
+from iadsim import geo, sensing
 from iadsim.catalog import THREAT_CLASSES, Catalog, Param, load_catalog
 from iadsim.params import (
     AssetParams,
@@ -27,6 +27,11 @@ from iadsim.scenario import Scenario
 SENSOR_KEYS = ("detection_range_km", "ref_rcs_m2", "instrumented_range_km", "scan_period_s",
                "pfa", "clutter_per_scan", "sigma_range_m", "sigma_azimuth_mrad",
                "sigma_elevation_mrad", "min_elevation_deg", "max_elevation_deg")
+
+# A scan counts as a miss for a track only where even a small target (MISS_RCS_M2) would be
+# detected with probability MISS_PD: beyond it, silence is expected and says nothing.
+MISS_RCS_M2 = 0.01
+MISS_PD = 0.9
 
 
 class _Reader:
@@ -77,7 +82,10 @@ def _sensors(sc: Scenario, rd: _Reader) -> SensorParams:
         name=tuple(r[0] for r in rows), type=tuple(r[1] for r in rows),
         pos=np.array([r[2] for r in rows]).reshape(-1, 3),
         ref_range_m=vals["detection_range_km"], ref_rcs_m2=vals["ref_rcs_m2"],
-        max_range_m=vals["instrumented_range_km"], pfa=vals["pfa"],
+        max_range_m=vals["instrumented_range_km"],
+        miss_range_m=np.minimum(vals["instrumented_range_km"], sensing.range_for_pd(
+            MISS_PD, MISS_RCS_M2, vals["detection_range_km"], vals["ref_rcs_m2"], vals["pfa"])),
+        pfa=vals["pfa"],
         scan_period_s=vals["scan_period_s"], clutter_per_scan=vals["clutter_per_scan"],
         sigma=np.column_stack([vals["sigma_range_m"], vals["sigma_azimuth_mrad"],
                                vals["sigma_elevation_mrad"]]).reshape(-1, 3),

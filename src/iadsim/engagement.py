@@ -192,6 +192,6 @@ def reset_reused_slots(eng: Engagements, old_ids: np.ndarray, tracks: Tracks) ->
     if not changed.any():
         return eng
     shots, last = eng.shots.copy(), eng.last_intercept_t.copy()
-    shots[changed] = 0
+    shots[changed, :] = 0
     last[changed] = -np.inf
     return replace(eng, shots=shots, last_intercept_t=last)

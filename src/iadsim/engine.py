@@ -74,7 +74,7 @@ def init_world(params: Params) -> World:
     return World(
         t=0.0, threats=threats, tracks=Tracks.empty(cap), units=init_units(params),
         rounds=Interceptors.empty(params.interceptor_capacity),
-        eng=Engagements(shots=np.zeros(cap, dtype=np.int64),
+        eng=Engagements(shots=np.zeros((cap, len(params.units.name)), dtype=np.int64),
                         last_intercept_t=np.full(cap, -np.inf)),
         pending=network.Pending.empty(), next_scan_t=np.zeros(len(params.sensors)),
         next_engagement=0,
@@ -126,7 +126,7 @@ def _launch(world: World, p: Plan, params: Params, t: float
     ready = u.ready.copy()
     np.subtract.at(ready, (p.unit, p.weapon), p.rounds)
     shots, last = eng.shots.copy(), eng.last_intercept_t.copy()
-    shots[p.track] += 1
+    np.add.at(shots, (p.track, p.unit), 1)
     last[p.track] = p.intercept_t
     ev = [batch("launch", p.launch_t[rep], n, unit=p.unit[rep], weapon=p.weapon[rep],
                 track=world.tracks.track_id[p.track[rep]], pos=p.aim[rep],
@@ -171,7 +171,7 @@ def step(world: World, params: Params, rng: Streams) -> tuple[World, list[EventB
     sp = params.sensors
     for s, ts, plots in scans:
         tracks, info = tracker_step(tracks, sp.pos[s], plots.z, sp.sigma[s], ts,
-                                    float(sp.max_range_m[s]), params.tracker,
+                                    float(sp.miss_range_m[s]), params.tracker,
                                     min_el_rad=float(sp.min_el_rad[s]),
                                     max_el_rad=float(sp.max_el_rad[s]))
         for key, n in info.counts().items():

@@ -35,6 +35,7 @@ from iadsim.params import AssetParams, RaidSpec, ThreatParams
 from iadsim.state import Threats
 
 G = 9.80665  # m/s^2, standard gravity
+LEVEL = 1e9  # "tangent" of no dive: level flight to the release point
 
 
 def _disc(rng: np.random.Generator, n: int, radius: float) -> np.ndarray:
@@ -94,7 +95,8 @@ def make_threats(raids: tuple[RaidSpec, ...], assets: AssetParams, rng: np.rando
         elif raid.dive_angle_rad <= 0:  # glide: linear descent over the whole route
             tan_dive = raid.cruise_alt_m / np.maximum(total - raid.release_m, 1.0)
         else:
-            tan_dive = np.full(n, np.tan(raid.dive_angle_rad))
+            tan_dive = np.full(n, np.tan(raid.dive_angle_rad) if raid.dive_angle_rad > 1e-6
+                               else LEVEL)
         if not raid.ballistic:
             start[:, :2] = launch
             start[:, 2] = aim_u + np.minimum(raid.cruise_alt_m, total * tan_dive)

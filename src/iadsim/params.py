@@ -20,6 +20,7 @@ class SensorParams:
     ref_range_m: np.ndarray  # [S] range at which ref_rcs_m2 gives Pd = 0.5 per scan
     ref_rcs_m2: np.ndarray  # [S]
     max_range_m: np.ndarray  # [S] instrumented range: no plot beyond it
+    miss_range_m: np.ndarray  # [S] a scan counts as a track miss only inside this range
     pfa: np.ndarray  # [S] false-alarm probability per resolution cell (Swerling-1 Pd)
     scan_period_s: np.ndarray  # [S]
     clutter_per_scan: np.ndarray  # [S] mean of the Poisson number of false plots per scan

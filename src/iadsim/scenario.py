@@ -118,7 +118,7 @@ class Doctrine(_Model):
     priority: Literal["value", "time"] = "value"
     hold_below_value: float = Field(0.0, ge=0, description="hold fire below this threat value")
     kill_radius_m: float = Field(
-        300.0, gt=0, le=20_000, description="seeker basket around the aimed track"
+        1000.0, gt=0, le=20_000, description="seeker basket around the aimed track"
     )
     assess_radius_m: float = Field(
         3000.0, ge=0, le=100_000, description="a track passing this close to an asset threatens it"
@@ -126,11 +126,11 @@ class Doctrine(_Model):
 
 
 class Tracker(_Model):
-    accel_sigma_mps2: float = Field(20.0, gt=0, le=1000)
-    gate_prob: float = Field(0.9997, gt=0.5, lt=1)
+    accel_sigma_mps2: float = Field(30.0, gt=0, le=1000)
+    gate_prob: float = Field(0.999, gt=0.5, lt=1)
     confirm_m: int = Field(3, ge=1, le=20)
     confirm_n: int = Field(5, ge=1, le=40)
-    delete_misses: int = Field(4, ge=1, le=100)
+    delete_misses: int = Field(5, ge=1, le=100)
     max_pos_sigma_m: float = Field(5000.0, gt=0)
     init_speed_sigma_mps: float = Field(1000.0, gt=0, le=20_000)
     capacity: int = Field(2048, ge=16, le=1_000_000)

@@ -73,6 +73,25 @@ def detection_range_m(
     )
 
 
+def range_for_pd(
+    pd: float,
+    rcs_m2: np.ndarray | float,
+    ref_range_m: np.ndarray | float,
+    ref_rcs_m2: np.ndarray | float,
+    pfa: np.ndarray | float,
+) -> np.ndarray:
+    """Range [m] at which a target of mean RCS ``rcs_m2`` is detected with probability ``pd``.
+
+    Inverts the two formulas above: ``SNR_pd = ln(pfa)/ln(pd) - 1`` and
+    ``R = R_ref * ((sigma/sigma_ref) * SNR_ref / SNR_pd)^(1/4)``.
+    """
+    pfa = np.asarray(pfa, float)
+    snr_ref = np.log(pfa) / np.log(0.5) - 1.0
+    snr_pd = np.log(pfa) / np.log(pd) - 1.0
+    ratio = np.asarray(rcs_m2, float) / np.asarray(ref_rcs_m2, float) * snr_ref / snr_pd
+    return np.asarray(ref_range_m, float) * ratio**0.25
+
+
 def sense(
     t: float,
     due: np.ndarray,

@@ -155,5 +155,5 @@ class Interceptors:
 class Engagements:
     """Per-track engagement bookkeeping, by track slot (what the defense knows it has done)."""
 
-    shots: np.ndarray  # [K] int, engagements (salvos) fired at the track
+    shots: np.ndarray  # [K, B] int, engagements (salvos) fired at the track by each fire unit
     last_intercept_t: np.ndarray  # [K] s, planned intercept time of the last salvo (-inf: none)

@@ -6,7 +6,7 @@ candidate engagements are the triples (fire unit ``b``, interceptor type ``w``, 
 that are feasible *now*:
 
 * the unit is up, has a free fire channel and at least one ready round of type ``w``;
-* the track is confirmed, has no round in flight, has been engaged fewer than
+* the track is confirmed, has no round in flight, has been engaged by this unit fewer than
   ``max_engagements`` times, and, after an earlier salvo, was seen again after that salvo's
   intercept and the look delay has passed (shoot-look-shoot);
 * the track is among the unit's ``tracks_max`` highest-priority tracks in reach;
@@ -49,12 +49,19 @@ class Plan:
 
 def eligible_tracks(t: float, tracks: Tracks, eng: Engagements, in_flight: np.ndarray,
                     assessment: Assessment, params: Params) -> np.ndarray:
-    """[K] bool: tracks the doctrine allows to engage now."""
+    """[K] bool: tracks the doctrine allows some fire unit to engage now.
+
+    A track with rounds in flight is not engaged again; after a salvo it is engaged again only
+    once the look delay past that salvo's intercept has passed and a measurement has updated
+    the track since the intercept (it survived). ``max_engagements`` is counted per fire unit,
+    so each layer of a layered defense has its own shoot-look-shoot sequence.
+    """
     d = params.doctrine
-    looked = (eng.shots == 0) | ((t >= eng.last_intercept_t + d.look_s)
-                                 & (tracks.t_update > eng.last_intercept_t))
+    fired = eng.shots.sum(axis=1) > 0
+    looked = ~fired | ((t >= eng.last_intercept_t + d.look_s)
+                       & (tracks.t_update > eng.last_intercept_t))
     return ((tracks.status == TRACK_CONFIRMED) & (in_flight == 0)
-            & (eng.shots < d.max_engagements) & looked
+            & (eng.shots < d.max_engagements).any(axis=1) & looked
             & (assessment.value > d.min_value) & np.isfinite(assessment.tti))
 
 
@@ -92,7 +99,8 @@ def plan(t: float, tracks: Tracks, assessment: Assessment, eng: Engagements,
                 & (rng_m >= w.min_range_m[None, :, None]) & (rng_m <= max_r)
                 & (height >= w.min_alt_m[None, :, None]) & (height <= w.max_alt_m[None, :, None])
                 & (speed[None, None] <= w.max_target_speed_mps[None, :, None]) & (pk > 0)
-                & has_rounds[..., None] & (free > 0)[:, None, None])
+                & has_rounds[..., None] & (free > 0)[:, None, None]
+                & (eng.shots[k_ok].T < d.max_engagements)[:, None, :])
     if not feasible.any():
         return _empty_plan()
     rounds = np.minimum(d.salvo, units.ready)  # [B, W]

@@ -34,6 +34,7 @@ The step never mutates its input and never reads truth.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +53,12 @@ from iadsim.tracking.kalman import (
 )
 
 _I64 = np.int64
+
+
+@functools.lru_cache(maxsize=64)
+def _gate_threshold(prob: float) -> float:
+    """Chi-square gate for a 3-D innovation (computed once per gate probability)."""
+    return float(chi2.ppf(prob, 3))
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +164,7 @@ def tracker_step(
     t_update, t_init = tracks.t_update.copy(), tracks.t_init.copy()
     hits, misses, n_scans = tracks.hits.copy(), tracks.misses.copy(), tracks.n_scans.copy()
     status, track_id = tracks.status.copy(), tracks.track_id.copy()
-    gate = float(chi2.ppf(params.gate_prob, 3))
+    gate = _gate_threshold(params.gate_prob)
 
     # 1-3: split live tracks, predict, coverage.
     live = status != TRACK_FREE
