@@ -81,6 +81,24 @@ def init_world(params: Params) -> World:
     )
 
 
+def _grow(tracks: Tracks, eng: Engagements, need: int) -> tuple[Tracks, Engagements]:
+    """Make room for ``need`` new tracks: double the track file (and the engagement table)
+    when free slots run short, so a saturation raid never loses plots to a full table."""
+    free = int((tracks.status == 0).sum())
+    if free >= need:
+        return tracks, eng
+    cap = tracks.capacity
+    extra = max(cap, need - free)
+    more = Tracks.empty(extra)
+    fields = ("x", "P", "t_update", "t_init", "hits", "misses", "n_scans", "status", "track_id")
+    grown = Tracks(**{f: np.concatenate([getattr(tracks, f), getattr(more, f)]) for f in fields},
+                   next_id=tracks.next_id)
+    eng = Engagements(
+        shots=np.concatenate([eng.shots, np.zeros((extra, eng.shots.shape[1]), np.int64)]),
+        last_intercept_t=np.concatenate([eng.last_intercept_t, np.full(extra, -np.inf)]))
+    return grown, eng
+
+
 def _bump(counters: dict[str, int], key: str, n: int) -> None:
     counters[key] = counters.get(key, 0) + int(n)
 
@@ -166,10 +184,15 @@ def step(world: World, params: Params, rng: Streams) -> tuple[World, list[EventB
     scans, pending = network.deliver(pending, t)
 
     # track
-    tracks = world.tracks
-    old_ids = tracks.track_id.copy()
+    tracks, eng = world.tracks, world.eng
     sp = params.sensors
+    need = max((len(plots) for _, _, plots in scans), default=0)
+    tracks, eng = _grow(tracks, eng, need)
+    old_ids = tracks.track_id.copy()
     for s, ts, plots in scans:
+        tracks, eng = _grow(tracks, eng, len(plots))
+        if len(old_ids) < tracks.capacity:
+            old_ids = np.concatenate([old_ids, np.full(tracks.capacity - len(old_ids), -1)])
         tracks, info = tracker_step(tracks, sp.pos[s], plots.z, sp.sigma[s], ts,
                                     float(sp.miss_range_m[s]), params.tracker,
                                     min_el_rad=float(sp.min_el_rad[s]),
@@ -182,7 +205,7 @@ def step(world: World, params: Params, rng: Streams) -> tuple[World, list[EventB
         if len(info.deleted_ids):
             events.append(batch("track_deleted", t, len(info.deleted_ids),
                                 track=info.deleted_ids))
-    eng = reset_reused_slots(world.eng, old_ids, tracks)
+    eng = reset_reused_slots(eng, old_ids, tracks)
 
     # assess
     assessment = assess(tracks, t, params.assets, params.doctrine)

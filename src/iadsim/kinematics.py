@@ -7,7 +7,7 @@ glide bombs). The threat flies a ground polyline (launch point, waypoints, aim p
 constant ground speed. Its height above the aim point's ground is
 ``min(cruise_alt, dist_to_go * tan(dive))``: level flight, then a straight dive at the catalog
 dive angle onto the aim point. A glide bomb descends linearly from its release altitude over its
-whole route (``dive <= 0``). It *arrives* when the distance to go falls to ``release_m``: zero
+whole route. It *arrives* when the distance to go falls to ``release_m``: zero
 for munitions, the weapon-release distance for aircraft and helicopters, whose weapon is then
 taken to reach the aim point.
 
@@ -92,7 +92,7 @@ def make_threats(raids: tuple[RaidSpec, ...], assets: AssetParams, rng: np.rando
         total = seg.sum(axis=1)
         if raid.ballistic:
             tan_dive = np.zeros(n)
-        elif raid.dive_angle_rad <= 0:  # glide: linear descent over the whole route
+        elif raid.dive_angle_rad < 0:  # glide: linear descent over the whole route
             tan_dive = raid.cruise_alt_m / np.maximum(total - raid.release_m, 1.0)
         else:
             tan_dive = np.full(n, np.tan(raid.dive_angle_rad) if raid.dive_angle_rad > 1e-6

@@ -162,7 +162,7 @@ class RaidSpec:
     waypoints_en: np.ndarray  # [P, 2] m
     speed_mps: float  # cruise ground speed / re-entry speed (ballistic)
     cruise_alt_m: float
-    dive_angle_rad: float  # <= 0: glide, descend linearly over the whole route
+    dive_angle_rad: float  # < 0: glide, descend linearly over the whole route; 0: level flight
     release_m: float
     rcs_m2: float
     cost_usd: float

@@ -133,7 +133,7 @@ class Tracker(_Model):
     delete_misses: int = Field(5, ge=1, le=100)
     max_pos_sigma_m: float = Field(5000.0, gt=0)
     init_speed_sigma_mps: float = Field(1000.0, gt=0, le=20_000)
-    capacity: int = Field(2048, ge=16, le=1_000_000)
+    capacity: int = Field(64, ge=16, le=1_000_000, description="initial track slots (grows)")
 
     @model_validator(mode="after")
     def _m_of_n(self) -> Tracker:
