@@ -31,7 +31,15 @@ from iadsim.engagement import (
 )
 from iadsim.events import EventBatch, EventLog, batch
 from iadsim.params import Params
-from iadsim.state import Engagements, FireUnits, Interceptors, Threats, Tracks
+from iadsim.state import (
+    TRACK_CONFIRMED,
+    TRACK_FREE,
+    Engagements,
+    FireUnits,
+    Interceptors,
+    Threats,
+    Tracks,
+)
 from iadsim.tracking import tracker_step
 
 STREAMS = ("geometry", "sensing", "network", "engagement")
@@ -97,6 +105,22 @@ def _grow(tracks: Tracks, eng: Engagements, need: int) -> tuple[Tracks, Engageme
         shots=np.concatenate([eng.shots, np.zeros((extra, eng.shots.shape[1]), np.int64)]),
         last_intercept_t=np.concatenate([eng.last_intercept_t, np.full(extra, -np.inf)]))
     return grown, eng
+
+
+def delete_stale(tracks: Tracks, t: float, max_coast_s: float) -> tuple[Tracks, np.ndarray]:
+    """Drop tracks not updated for ``max_coast_s`` (Stone Soup's ``UpdateTimeDeleter``).
+
+    The tracker's miss counter only counts scans where even a small target should have been
+    seen; this deleter bounds how long any track, duplicate or clutter-born, coasts unseen.
+    Returns the new track file and the ids of the *confirmed* tracks deleted.
+    """
+    stale = (tracks.status != TRACK_FREE) & (t - tracks.t_update > max_coast_s)
+    if not stale.any():
+        return tracks, np.zeros(0, dtype=np.int64)
+    gone = tracks.track_id[stale & (tracks.status == TRACK_CONFIRMED)]
+    status = tracks.status.copy()
+    status[stale] = TRACK_FREE
+    return replace(tracks, status=status), gone
 
 
 def _bump(counters: dict[str, int], key: str, n: int) -> None:
@@ -205,6 +229,9 @@ def step(world: World, params: Params, rng: Streams) -> tuple[World, list[EventB
         if len(info.deleted_ids):
             events.append(batch("track_deleted", t, len(info.deleted_ids),
                                 track=info.deleted_ids))
+    tracks, gone = delete_stale(tracks, t, params.tracker.max_coast_s)
+    if len(gone):
+        events.append(batch("track_deleted", t, len(gone), track=gone))
     eng = reset_reused_slots(eng, old_ids, tracks)
 
     # assess

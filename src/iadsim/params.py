@@ -44,6 +44,7 @@ class TrackerParams:
     max_pos_sigma_m: float  # delete a track whose position std exceeds this
     init_speed_sigma_mps: float  # velocity std of a one-point-initiated track
     capacity: int  # track slots
+    max_coast_s: float = float("inf")  # delete a track not updated for this long (engine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,7 @@ class Doctrine:
     priority: str  # "value" (value x Pk) | "time" (earliest impact first)
     min_value: float  # hold fire at tracks whose threat value is below this
     kill_radius_m: float  # seeker basket: a round finds a threat within this of its aim track
+    range_margin: float  # plan intercepts inside this fraction of the weapon's max range
     assess_radius_m: float  # a track passing this close to an asset's edge threatens it
 
 

@@ -120,19 +120,23 @@ class Doctrine(_Model):
     kill_radius_m: float = Field(
         1000.0, gt=0, le=20_000, description="seeker basket around the aimed track"
     )
+    range_margin: float = Field(
+        0.95, gt=0, le=1, description="plan intercepts within this fraction of max range"
+    )
     assess_radius_m: float = Field(
         3000.0, ge=0, le=100_000, description="a track passing this close to an asset threatens it"
     )
 
 
 class Tracker(_Model):
-    accel_sigma_mps2: float = Field(30.0, gt=0, le=1000)
+    accel_sigma_mps2: float = Field(5.0, gt=0, le=1000)
     gate_prob: float = Field(0.999, gt=0.5, lt=1)
     confirm_m: int = Field(3, ge=1, le=20)
     confirm_n: int = Field(5, ge=1, le=40)
     delete_misses: int = Field(5, ge=1, le=100)
     max_pos_sigma_m: float = Field(5000.0, gt=0)
     init_speed_sigma_mps: float = Field(1000.0, gt=0, le=20_000)
+    max_coast_s: float = Field(25.0, gt=0, le=3600, description="delete tracks unseen this long")
     capacity: int = Field(64, ge=16, le=1_000_000, description="initial track slots (grows)")
 
     @model_validator(mode="after")

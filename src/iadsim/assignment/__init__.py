@@ -10,8 +10,13 @@ that are feasible *now*:
   ``max_engagements`` times, and, after an earlier salvo, was seen again after that salvo's
   intercept and the look delay has passed (shoot-look-shoot);
 * the track is among the unit's ``tracks_max`` highest-priority tracks in reach;
+* the track is good enough to shoot at: the predicted intercept point is known to within the
+  seeker basket, ``sigma_p + (lead + age) * sigma_v <= kill_radius_m`` with ``sigma_p``,
+  ``sigma_v`` the rms position and velocity std of the track and ``lead`` the time to
+  intercept (a fire-control quality gate: a fresh track with a poor velocity is held);
 * the collision-course intercept (reaction time + fly-out) lies inside the weapon's envelope
-  (min/max slant range for the perceived class, min/max altitude, max target speed) and before
+  (min slant range and ``range_margin`` x max slant range for the perceived class, min/max
+  altitude, max target speed) and before
   the track's predicted time to impact.
 
 The marginal value of a salvo of ``n`` rounds is ``value_k * (1 - (1 - Pk_wk)^n)``. Candidates
@@ -83,6 +88,10 @@ def plan(t: float, tracks: Tracks, assessment: Assessment, eng: Engagements,
     speed = assessment.speed[k_ok]
     tti = assessment.tti[k_ok]
     value = assessment.value[k_ok]
+    # track quality: position and velocity std (rms over axes) at the last update
+    pv = tracks.P[k_ok]
+    sig_p = np.sqrt(np.trace(pv[:, :3, :3], axis1=1, axis2=2) / 3.0)
+    sig_v = np.sqrt(np.trace(pv[:, 3:, 3:], axis1=1, axis2=2) / 3.0)
 
     # [B, W, K] geometry
     tau = up.reaction_time_s[:, None, None]
@@ -93,9 +102,11 @@ def plan(t: float, tracks: Tracks, assessment: Assessment, eng: Engagements,
     aim = p[None, None] + v[None, None] * np.where(np.isfinite(lead), lead, 0.0)[..., None]
     rng_m = np.linalg.norm(aim - up.pos[:, None, None], axis=-1)
     height = aim[..., 2] - up.pos[:, None, None, 2]
-    max_r = w.max_range_m[:, cat][None]  # [1, W, K]
+    max_r = d.range_margin * w.max_range_m[:, cat][None]  # [1, W, K]
     pk = w.pk[:, cat][None]
+    pip_sigma = sig_p[None, None] + (lead + age[None, None]) * sig_v[None, None]
     feasible = (np.isfinite(t_f) & (lead < tti[None, None])
+                & (pip_sigma <= d.kill_radius_m)
                 & (rng_m >= w.min_range_m[None, :, None]) & (rng_m <= max_r)
                 & (height >= w.min_alt_m[None, :, None]) & (height <= w.max_alt_m[None, :, None])
                 & (speed[None, None] <= w.max_target_speed_mps[None, :, None]) & (pk > 0)
