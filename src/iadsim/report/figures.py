@@ -146,8 +146,22 @@ def map_png(sites: pd.DataFrame, paths: pd.DataFrame, events: pd.DataFrame) -> s
         ax.plot(ok["e"] / 1e3, ok["n"] / 1e3, ls="none", marker=marker, color=color, ms=6, zorder=6)
         handles.append(Line2D([], [], ls="none", marker=marker, color=color, label=label))
 
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.autoscale_view()
+    # frame the action (sites, paths, kills, leaks), not the 400 km envelope circles
+    pts = [np.column_stack([sites["e_m"], sites["n_m"]]).astype(float)] if has_sites else []
+    if has_paths:
+        pts.append(paths[["e", "n"]].to_numpy(float))
+    for sel in (kills, leaks):
+        if len(sel):
+            pts.append(sel[["e", "n"]].to_numpy(float))
+    xy = np.concatenate(pts) / 1e3
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    if len(xy):
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        half = max(float((hi - lo).max()) * 0.6, 20.0)
+        mid = (lo + hi) / 2
+        ax.set_xlim(mid[0] - half, mid[0] + half)
+        ax.set_ylim(mid[1] - half, mid[1] + half)
+    ax.set_aspect("equal", adjustable="box")
     ax.grid(True, lw=0.4, alpha=0.5)
     ax.set_xlabel("east [km]")
     ax.set_ylabel("north [km]")
