@@ -6,7 +6,7 @@ estimates and the (known) defended assets.
 *Asset at risk.* Each track is extrapolated along a straight line at its estimated velocity
 (constant-velocity prediction). For asset ``a`` at ground position ``q`` the time of closest
 horizontal approach is ``t* = max(0, -(p - q)·v / |v|^2)`` (horizontal components) and the miss
-distance is ``|p + v t* - q|``. A descending track (``vu < 0``) is cut at its predicted ground
+distance is ``|p + v t* - q|``. A descending track (``vu < -1 m/s``) is cut at its predicted ground
 impact ``t_g = (u - u_a) / -vu``. The asset is threatened when the miss distance is within its
 radius plus ``assess_radius_m``; the asset at risk is the threatened one reached first, and the
 track's value is that asset's value (0 when no asset is threatened).

@@ -19,6 +19,7 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -41,7 +42,7 @@ err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
     raise typer.Exit(code)
 
 
@@ -99,7 +100,8 @@ def _load(path: Path):
     try:
         return load_scenario(path)
     except ScenarioError as exc:
-        err.print(f"[bold red]invalid scenario[/] {exc}", highlight=False, markup=True)
+        err.print(f"[bold red]invalid scenario[/] {escape(str(exc))}", highlight=False,
+                  markup=True)
         raise typer.Exit(2) from None
 
 
@@ -142,6 +144,23 @@ def _versions() -> dict[str, str]:
             "numpy": np.__version__}
 
 
+OUTPUT_FILES = ("report.html", "metrics.parquet", "metrics.json", "summary.parquet",
+                "events_run0.parquet")
+
+
+def _json_safe(obj):
+    """Strict JSON: NaN and infinities become null, NumPy scalars plain numbers."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
+
+
 def _write_outputs(tmp: Path, sc, text: str, res, runs: int) -> None:
     import pandas as pd
     import pyarrow.parquet as pq
@@ -155,8 +174,8 @@ def _write_outputs(tmp: Path, sc, text: str, res, runs: int) -> None:
                           "n": int(r.n)} for r in res.summary.itertuples()}
     doc = {"scenario": sc.name, "runs": runs, "seed": res.seed, "versions": _versions(),
            "summary": summary, "per_run": res.per_run.to_dict(orient="records")}
-    (tmp / "metrics.json").write_text(json.dumps(doc, indent=1, default=float,
-                                                 allow_nan=True), encoding="utf-8")
+    (tmp / "metrics.json").write_text(json.dumps(_json_safe(doc), indent=1, allow_nan=False),
+                                      encoding="utf-8")
     p = res.first.params
     w = p.weapons
     sites = [{"name": n, "kind": "fire_unit", "type": ty, "e_m": pos[0], "n_m": pos[1],
@@ -196,9 +215,14 @@ def run(
 
     sc = _load(scenario)
     text = scenario.read_text(encoding="utf-8")
-    out = out or Path("out") / sc.name
+    out = (out or Path("out") / sc.name).resolve()
     if out.exists() and not out.is_dir():
         _fail(f"--out {out}: exists and is not a folder")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUT_FILES)
+        if foreign:
+            _fail(f"--out {out}: the folder holds files iadsim did not write "
+                  f"({', '.join(foreign[:5])}); choose an empty or new folder")
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:.1f} runs/s"), TimeElapsedColumn(),
                TimeRemainingColumn())
@@ -218,6 +242,7 @@ def run(
     console.print(_results_table(res.summary, runs))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)
     try:
         _write_outputs(tmp, sc, text, res, runs)
         if out.exists():
@@ -226,8 +251,7 @@ def run(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    console.print(f"wrote {out}/ (report.html, metrics.parquet, metrics.json, "
-                  f"summary.parquet, events_run0.parquet)")
+    console.print(f"wrote {out}/ ({', '.join(OUTPUT_FILES)})", highlight=False)
 
 
 def main() -> None:  # pragma: no cover

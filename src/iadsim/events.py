@@ -12,7 +12,7 @@ kind      string   one of :data:`KINDS`
 threat    int64    truth index of the threat (metrics only; -1 unknown/none)
 track     int64    track id (the defense's name for a target)
 unit      int64    fire unit index
-weapon    int64    interceptor type index (``Params.weapon_names``)
+weapon    int64    interceptor type index (``Params.weapons.name``)
 asset     int64    defended asset index
 value     float64  kind-specific: Pk drawn against, rounds reloaded, ...
 e, n, u   float64  position [m] in the local frame (aim point, kill point, impact)

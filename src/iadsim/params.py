@@ -49,7 +49,7 @@ class TrackerParams:
 
 @dataclass(frozen=True, slots=True)
 class ThreatParams:
-    """Per-threat static data. Routes are padded to the longest one (``n_legs`` says how many)."""
+    """Per-threat data of one run. Routes are padded to the longest by repeating the aim point."""
 
     name: tuple[str, ...]  # [N] raid name + number, for reports
     type: tuple[str, ...]  # [N] catalog key
@@ -67,7 +67,7 @@ class ThreatParams:
     release_m: np.ndarray  # [N] ground distance to the aim point at which it "arrives"
     rcs_m2: np.ndarray  # [N]
     cost_usd: np.ndarray  # [N]
-    aim_asset: np.ndarray  # [N] int, asset index aimed at (-1: a free aim point)
+    aim_asset: np.ndarray  # [N] int, asset index aimed at
     aim: np.ndarray  # [N, 3] m, aim point
 
     def __len__(self) -> int:

@@ -38,7 +38,7 @@ class Origin(Place):
 
 
 class Window(_Model):
-    """A time window [start_s, end_s) during which a fire unit or sensor is down."""
+    """A time window [start_s, end_s) during which a fire unit is down."""
 
     start_s: float = Field(ge=0)
     end_s: float = Field(gt=0)
@@ -116,7 +116,7 @@ class Doctrine(_Model):
     max_engagements: int = Field(3, ge=1, le=20, description="salvos per track, with a look between")
     look_delay_s: float = Field(4.0, ge=0, le=600, description="kill assessment after intercept")
     priority: Literal["value", "time"] = "value"
-    hold_below_value: float = Field(0.0, ge=0, description="hold fire below this threat value")
+    hold_below_value: float = Field(0.0, ge=0, description="hold fire at threat values at or below this")
     kill_radius_m: float = Field(
         1000.0, gt=0, le=20_000, description="seeker basket around the aimed track"
     )
@@ -285,7 +285,7 @@ def _reference_problems(sc: Scenario, cat: Catalog) -> list[str]:
             problems.append(f"overrides.{key}: {entry_key} has no parameter {param!r}"
                             f"{_suggest(param, params)}")
             continue
-        if value < 0 or (param.startswith("pk_") and value > 1):
+        if (value < 0 and not param.endswith("_deg")) or (param.startswith("pk_") and value > 1):
             problems.append(f"overrides.{key}: {value} is out of range "
                             f"({'0..1' if param.startswith('pk_') else '>= 0'})")
     return problems
