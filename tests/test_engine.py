@@ -149,3 +149,23 @@ def test_threat_under_the_radar_horizon_is_never_engaged():
     assert r.metrics["tracks_confirmed"] == 0 or r.metrics["interceptors_spent"] == 0
     ev = r.events_df()
     assert (ev.kind == "launch").sum() == 0
+
+
+def test_outage_of_the_only_fire_unit_lets_everything_through():
+    """A fire unit down for the whole raid (and its organic radar with it) never fires."""
+    sc = scenario(raids__0__count=5, duration_s=1000,
+                  fire_units__0__down=[{"start_s": 0, "end_s": 5000}])
+    r = iadsim.simulate(sc, seed=2)
+    assert r.metrics["interceptors_spent"] == 0
+    assert r.metrics["tracks_confirmed"] == 0  # its radar's plots never reach the tracker
+    assert r.metrics["leakers"] == 5
+
+
+def test_sensor_outage_window_loses_its_plots():
+    sc = scenario(raids__0__count=3, duration_s=600, fire_units=[],
+                  sensors=[{"name": "ew", "type": "96l6e", "lat_deg": 53.9, "lon_deg": 27.56,
+                            "mast_height_m": 25, "down": [{"start_s": 0, "end_s": 300}]}])
+    r = iadsim.simulate(sc, seed=2)
+    confirmed = r.events_df().query("kind == 'track_confirmed'")
+    assert len(confirmed) > 0
+    assert confirmed["t"].min() >= 300

@@ -19,6 +19,7 @@ def make_sensors(n: int = 1, **over: object) -> SensorParams:
         ref_range_m=np.full(n, 100_000.0),
         ref_rcs_m2=np.full(n, 1.0),
         max_range_m=np.full(n, 400_000.0),
+        miss_range_m=np.full(n, 400_000.0),
         pfa=np.full(n, 1e-6),
         scan_period_s=np.full(n, 2.0),
         clutter_per_scan=np.zeros(n),

@@ -216,6 +216,7 @@ def test_clutter_only_confirms_nothing() -> None:
         ref_range_m=np.array([1e5]),
         ref_rcs_m2=np.array([1.0]),
         max_range_m=np.array([150e3]),
+        miss_range_m=np.array([150e3]),
         pfa=np.array([1e-6]),
         scan_period_s=np.array([2.0]),
         clutter_per_scan=np.array([30.0]),

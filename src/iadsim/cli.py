@@ -37,8 +37,21 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 catalog_app = typer.Typer(invoke_without_command=True, no_args_is_help=False,
                           help="List catalog types, or show one with its sources.")
 app.add_typer(catalog_app, name="catalog")
-console = Console()
-err = Console(stderr=True)
+
+
+class _Lazy:
+    """A Rich console made at print time, so it sees the terminal (or test runner) of the call,
+    not of the import."""
+
+    def __init__(self, stderr: bool):
+        self.stderr = stderr
+
+    def __getattr__(self, name: str):
+        return getattr(Console(stderr=self.stderr, soft_wrap=self.stderr), name)
+
+
+console = _Lazy(stderr=False)
+err = _Lazy(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -227,7 +240,7 @@ def run(
                TextColumn("{task.fields[rate]:.1f} runs/s"), TimeElapsedColumn(),
                TimeRemainingColumn())
     try:
-        with Progress(*columns, console=err, transient=False) as bar:
+        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
             task = bar.add_task(sc.name, total=runs, rate=0.0)
 
             def step(n: int) -> None:

@@ -66,9 +66,11 @@ def _local(sc: Scenario, lat: float, lon: float, alt: float) -> np.ndarray:
 
 def _sensors(sc: Scenario, rd: _Reader) -> SensorParams:
     rows: list[tuple[str, str, np.ndarray, str]] = []
+    down: list[tuple[tuple[float, float], ...]] = []
     for s in sc.sensors:
         mast = s.mast_height_m if s.mast_height_m is not None else rd.si(s.type, "mast_height_m")
         rows.append((s.name, s.type, _local(sc, s.lat_deg, s.lon_deg, s.alt_m + mast), s.link))
+        down.append(tuple((w.start_s, w.end_s) for w in s.down))
     for fu in sc.fire_units:
         if not fu.organic_radars:
             continue
@@ -77,6 +79,7 @@ def _sensors(sc: Scenario, rd: _Reader) -> SensorParams:
                                                                               "mast_height_m")
             rows.append((f"{fu.name}/{radar}", radar,
                          _local(sc, fu.lat_deg, fu.lon_deg, fu.alt_m + mast), fu.link))
+            down.append(tuple((w.start_s, w.end_s) for w in fu.down))
     vals = {k: np.array([rd.si(r[1], k) for r in rows]) for k in SENSOR_KEYS}
     return SensorParams(
         name=tuple(r[0] for r in rows), type=tuple(r[1] for r in rows),
@@ -92,6 +95,7 @@ def _sensors(sc: Scenario, rd: _Reader) -> SensorParams:
         min_el_rad=vals["min_elevation_deg"], max_el_rad=vals["max_elevation_deg"],
         latency_s=np.array([rd.si(r[3], "latency_s") for r in rows]),
         loss_prob=np.array([rd.si(r[3], "loss_prob") for r in rows]),
+        down_windows=tuple(down),
     )
 
 

@@ -58,7 +58,8 @@ def predicted_intercept(p: np.ndarray, v: np.ndarray, launcher: np.ndarray, tau:
 
 
 def unit_status(params: Params, t: float) -> np.ndarray:
-    """[B] bool: fire units not inside one of their down windows at time ``t``."""
+    """[B] bool: fire units not inside one of their down windows at time ``t`` (a fire unit's
+    organic radars share its outages)."""
     return np.array([not any(a <= t < b for a, b in w) for w in params.units.down_windows],
                     dtype=bool)
 

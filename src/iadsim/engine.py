@@ -201,7 +201,8 @@ def step(world: World, params: Params, rng: Streams) -> tuple[World, list[EventB
         next_scan[m] += params.sensors.scan_period_s[m]
 
     # share
-    sensors_up = np.ones(len(params.sensors), dtype=bool)
+    sensors_up = np.array([not any(a <= t < b for a, b in w)
+                           for w in params.sensors.down_windows], dtype=bool)
     pending, lost = network.transmit(world.pending, t, dets, due, params.sensors, sensors_up,
                                      rng.network)
     _bump(counters, "plots_lost", lost)

@@ -25,6 +25,8 @@ All functions are vectorised and broadcast over leading axes (``[..., 3]``).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pymap3d
 
@@ -32,6 +34,7 @@ EARTH_RADIUS_M = 6_371_000.0  # mean earth radius (IUGG)
 K_REFRACTION = 4.0 / 3.0  # standard-atmosphere effective-earth factor (Skolnik sec. 8.2)
 
 TWO_PI = 2.0 * np.pi
+_SCALAR_PLOTS = 8  # polar_to_local_jacobian: up to this many plots, a loop in Python floats
 
 
 def wrap_azimuth(a: np.ndarray | float) -> np.ndarray:
@@ -176,6 +179,33 @@ def polar_jacobian(radar_pos: np.ndarray, zpolar: np.ndarray) -> np.ndarray:
     return jac
 
 
+def polar_to_local_jacobian(
+    radar_pos: np.ndarray, zpolar: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(polar_to_local, polar_jacobian)`` of plots ``zpolar [D, 3]`` from ``radar_pos [3]``.
+
+    The same floating-point operations as the two functions, so the same values bit for bit
+    (``math.sin``/``math.cos`` and ``np.sin``/``np.cos`` are both the C library's here; a
+    test checks it). A scan has a few plots, so the per-plot loop in Python floats is
+    cheaper than the ~30 NumPy calls of the array formulas; larger batches use those.
+    """
+    radar_pos = np.asarray(radar_pos, float)
+    zpolar = np.asarray(zpolar, float).reshape(-1, 3)
+    if zpolar.shape[0] > _SCALAR_PLOTS:
+        return polar_to_local(radar_pos, zpolar), polar_jacobian(radar_pos, zpolar)
+    e0, n0, u0 = radar_pos.tolist()
+    local, jac = [], []
+    for r, az, el in zpolar.tolist():
+        c, s, sa, ca = math.cos(el), math.sin(el), math.sin(az), math.cos(az)
+        d, v = r * c, r * s
+        local.append((e0 + d * sa, n0 + d * ca, u0 + v + _curvature_drop(d)))
+        g = d / (K_REFRACTION * EARTH_RADIUS_M)
+        rs = -r * s
+        jac.append((c * sa, d * ca, rs * sa, c * ca, -d * sa, rs * ca, s + g * c, 0.0,
+                    r * c - g * r * s))
+    return np.array(local).reshape(-1, 3), np.array(jac).reshape(-1, 3, 3)
+
+
 def line_of_sight(radar_pos: np.ndarray, target_pos: np.ndarray) -> np.ndarray:
     """Smooth-earth visibility (bool, broadcast): target above ground and inside the horizon.
 
@@ -187,3 +217,35 @@ def line_of_sight(radar_pos: np.ndarray, target_pos: np.ndarray) -> np.ndarray:
     d = np.hypot(target_pos[..., 0] - radar_pos[..., 0], target_pos[..., 1] - radar_pos[..., 1])
     ht = target_pos[..., 2]
     return (ht > 0.0) & (d <= horizon_range_m(radar_pos[..., 2], ht))
+
+
+def coverage(
+    radar_pos: np.ndarray,
+    target_pos: np.ndarray,
+    max_range_m: np.ndarray | float,
+    min_el_rad: np.ndarray | float,
+    max_el_rad: np.ndarray | float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Targets a radar can see, and their slant range: ``(visible [...] bool, r [...] m)``.
+
+    ``visible = line_of_sight & r <= max_range_m & min_el_rad <= el <= max_el_rad`` with ``r``
+    and ``el`` of :func:`radar_polar`; everything broadcasts (e.g. radars ``[S, 1, 3]`` against
+    targets ``[N, 3]`` and limits ``[S, 1]`` give ``[S, N]``). The same floating-point
+    operations as those functions, done once (no azimuth, no stacking), so the result is
+    bit-for-bit the one of the composition.
+    """
+    radar_pos = np.asarray(radar_pos, float)
+    target_pos = np.asarray(target_pos, float)
+    ht = target_pos[..., 2]
+    d = np.hypot(target_pos[..., 0] - radar_pos[..., 0], target_pos[..., 1] - radar_pos[..., 1])
+    v = (ht - radar_pos[..., 2]) - _curvature_drop(d)
+    r = np.hypot(d, v)
+    el = np.arctan2(v, d)
+    visible = (
+        (ht > 0.0)
+        & (d <= horizon_range_m(radar_pos[..., 2], ht))
+        & (r <= max_range_m)
+        & (el >= min_el_rad)
+        & (el <= max_el_rad)
+    )
+    return visible, r

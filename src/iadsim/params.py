@@ -29,6 +29,7 @@ class SensorParams:
     max_el_rad: np.ndarray  # [S]
     latency_s: np.ndarray  # [S] one-way link latency to the central tracker
     loss_prob: np.ndarray  # [S] probability a scan's plots are lost on the link
+    down_windows: tuple[tuple[tuple[float, float], ...], ...] = ()  # [S] (start, end) s outages
 
     def __len__(self) -> int:
         return len(self.name)

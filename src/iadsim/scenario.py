@@ -38,7 +38,7 @@ class Origin(Place):
 
 
 class Window(_Model):
-    """A time window [start_s, end_s) during which a fire unit is down."""
+    """A time window [start_s, end_s) during which a fire unit or a sensor's link is down."""
 
     start_s: float = Field(ge=0)
     end_s: float = Field(gt=0)
@@ -87,6 +87,7 @@ class Sensor(Place):
     alt_m: float = Field(0.0, ge=-500, le=9000)
     mast_height_m: float | None = Field(None, ge=0, le=100)
     link: str = Field("radio", description="link to the command post: a catalog link type")
+    down: list[Window] = Field(default_factory=list, description="outages: plots are lost")
 
 
 class LaunchArea(Place):

@@ -14,12 +14,84 @@ penalises tracks whose large uncertainty makes any plot look close.
 GNN (Blackman & Popoli sec. 6.4): one plot per track and one track per plot, chosen to give
 the largest number of admissible pairs and, among those, the least total cost. Solved with the
 Jonker-Volgenant/Hungarian method of ``scipy.optimize.linear_sum_assignment``.
+
+Implementation: a pair is only evaluated when it can be in the gate. Since ``S`` is symmetric
+positive definite, Cauchy-Schwarz gives ``nu_i^2 = (e_i' S^1/2 S^-1/2 nu)^2 <= S_ii d2`` for each
+axis ``i``; pairs with ``nu_i^2 > gate_chi2 S_ii`` on some axis (most of them: plots of other
+targets and clutter) are out of the gate without solving anything. The others get ``S^-1``
+and ``det S`` in closed form (``sym3``).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+from iadsim.tracking import sym3
+
+LOG_2PI_3 = 3.0 * math.log(2.0 * math.pi)
+_SCREEN = 1.0 + 1e-6  # relative safety margin of the per-axis screen (covers rounding)
+_SCALAR_PAIRS = 8  # up to this many candidate pairs, plain Python floats beat NumPy calls
+
+
+def gate_pairs(
+    pos: np.ndarray, pos_cov: np.ndarray, zc: np.ndarray, R: np.ndarray, gate_chi2: float
+) -> list[tuple[int, int, float]]:
+    """Admissible (in-gate) pairs ``(track, plot, cost)``, sorted by track, then plot.
+
+    Tracks last: ``pos [3, K]`` and ``pos_cov [9, K]`` (entries-first, ``sym3``) are the
+    predicted positions ``H x`` and their covariances ``H P H^T``; ``zc [D, 3]``,
+    ``R [D, 3, 3]`` the converted plots. ``cost`` is ``d2 + ln det(2 pi S)`` as in
+    :func:`gate_costs`. The few pairs that pass the per-axis screen are evaluated with Python
+    floats (:func:`_pair_costs`), many with NumPy (:func:`sym3.adjugate_det`).
+    """
+    nu = zc.T[:, None, :] - pos[:, :, None]  # [3, K, D]
+    R_t = sym3.entries_first(R)
+    inside = nu * nu <= (pos_cov[sym3.DIAG, :, None] + R_t[sym3.DIAG, None, :]) * (
+        gate_chi2 * _SCREEN
+    )  # nu_i^2 <= gate S_ii, [3, K, D]
+    rows, cols = (inside[0] & inside[1] & inside[2]).nonzero()
+    if rows.size == 0:
+        return []
+    S = pos_cov[:, rows] + R_t[:, cols]
+    v = nu[:, rows, cols]
+    if rows.size <= _SCALAR_PAIRS:
+        d2, det = _pair_costs(S.T.tolist(), v.T.tolist())
+    else:
+        adj, det = sym3.adjugate_det(S)
+        d2 = (sym3.quadratic_form(adj, v) / det).tolist()
+        det = det.tolist()
+    return [
+        (k, d, q + LOG_2PI_3 + math.log(dt))
+        for k, d, q, dt in zip(rows.tolist(), cols.tolist(), d2, det, strict=True)
+        if q <= gate_chi2 and dt > 0.0
+    ]
+
+
+def _pair_costs(S: list, v: list) -> tuple[list[float], list[float]]:
+    """``(d2, det S)`` per pair with Python floats: ``S`` rows of 9 entries, ``v`` rows of 3.
+
+    The cofactor formulas of ``sym3`` for a symmetric ``S``.
+    """
+    d2, det = [], []
+    for (s00, s01, s02, _, s11, s12, _, _, s22), (n0, n1, n2) in zip(S, v, strict=True):
+        c00 = s11 * s22 - s12 * s12
+        c01 = s02 * s12 - s01 * s22
+        c02 = s01 * s12 - s02 * s11
+        c11 = s00 * s22 - s02 * s02
+        c12 = s01 * s02 - s00 * s12
+        c22 = s00 * s11 - s01 * s01
+        dt = s00 * c00 + s01 * c01 + s02 * c02
+        quad = (
+            n0 * (c00 * n0 + c01 * n1 + c02 * n2)
+            + n1 * (c01 * n0 + c11 * n1 + c12 * n2)
+            + n2 * (c02 * n0 + c12 * n1 + c22 * n2)
+        )
+        d2.append(quad / dt)
+        det.append(dt)
+    return d2, det
 
 
 def gate_costs(
@@ -28,20 +100,19 @@ def gate_costs(
     """Association cost ``[K, D]``: ``d2 + ln det(2 pi S)`` inside the gate, ``+inf`` outside.
 
     ``x [K, 6]``, ``P [K, 6, 6]`` predicted tracks; ``zc [D, 3]``, ``R [D, 3, 3]`` converted plots.
-    Dense over all ``K x D`` pairs (memory ~ 150 bytes per pair).
+    Dense output; the work is done on the pairs that pass the per-axis screen (:func:`gate_pairs`).
     """
     x = np.asarray(x, float)
     zc = np.asarray(zc, float).reshape(-1, 3)
     n_tracks, n_plots = x.shape[0], zc.shape[0]
+    cost = np.full((n_tracks, n_plots), np.inf)
     if n_tracks == 0 or n_plots == 0:
-        return np.full((n_tracks, n_plots), np.inf)
-    S = np.asarray(P, float)[:, None, :3, :3] + np.asarray(R, float)[None, :, :, :]  # [K,D,3,3]
-    nu = zc[None, :, :] - x[:, None, :3]  # [K, D, 3]
-    sol = np.linalg.solve(S, nu[..., None])[..., 0]
-    d2 = np.einsum("kdi,kdi->kd", nu, sol)
-    _sign, logdet = np.linalg.slogdet(S)
-    cost = d2 + 3.0 * np.log(2.0 * np.pi) + logdet
-    return np.where(d2 <= gate_chi2, cost, np.inf)
+        return cost
+    pos_cov = sym3.entries_first(np.asarray(P, float)[:, :3, :3].copy())
+    R = np.asarray(R, float).reshape(n_plots, 3, 3)
+    for k, d, c in gate_pairs(x[:, :3].T, pos_cov, zc, R, gate_chi2):
+        cost[k, d] = c
+    return cost
 
 
 def gnn(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,18 +122,22 @@ def gnn(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     minimises their total cost. Implementation: finite costs are shifted to [1, span + 1]
     and ``inf`` replaced by ``M = min(K, D) * (span + 1) + 1``, so that one more forbidden pair
     always costs more than any difference in the finite part; the solver's forbidden pairs are
-    dropped afterwards. Empty or all-``inf`` input gives empty arrays. Rows come out sorted.
+    dropped afterwards. When no row and no column has two finite pairs the answer is every
+    finite pair (the only assignment that uses them all) and the solver is skipped. Empty or
+    all-``inf`` input gives empty arrays. Rows come out sorted.
     """
     cost = np.asarray(cost, float)
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     if cost.size == 0:
         return empty
     finite = np.isfinite(cost)
-    if not finite.any():
-        return empty
+    per_row, per_col = finite.sum(axis=1), finite.sum(axis=0)
+    if per_row.max() <= 1 and per_col.max() <= 1:
+        r, c = np.nonzero(finite)
+        return r.astype(np.int64), c.astype(np.int64)
     # Only rows and columns with an admissible pair take part (smaller problem, same answer).
-    row_ok = np.flatnonzero(finite.any(axis=1))
-    col_ok = np.flatnonzero(finite.any(axis=0))
+    row_ok = np.flatnonzero(per_row)
+    col_ok = np.flatnonzero(per_col)
     sub = cost[np.ix_(row_ok, col_ok)]
     fin = np.isfinite(sub)
     lo, hi = sub[fin].min(), sub[fin].max()

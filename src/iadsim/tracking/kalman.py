@@ -30,18 +30,39 @@ Update: Kalman gain from the innovation covariance ``S = H P H^T + R``, covarian
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from iadsim import geo
+
+try:  # the gufunc behind np.linalg.solve (see _solve)
+    from numpy.linalg._umath_linalg import solve as _gufunc_solve
+except ImportError:  # pragma: no cover - other NumPy layouts
+    _gufunc_solve = None
+
+_EYE6 = np.eye(6)
+_EYE6.flags.writeable = False
+_IDX = np.arange(3)
+# Flat indices (6 row + col) of the nonzero entries of F (dt part) and Q (per block).
+_F_DT = 6 * _IDX + _IDX + 3
+_Q_PP = 7 * _IDX
+_Q_PV = np.concatenate([_F_DT, 6 * (_IDX + 3) + _IDX])
+_Q_VV = 7 * (_IDX + 3)
+# Flat indices of the 3x3 blocks of a 6x6 matrix, row-major within a block, in the order
+# position (A), velocity-position (lower left), position-velocity (upper right), velocity (C).
+_BLOCKS = np.concatenate(
+    [6 * (r + _IDX[:, None]) + c + _IDX for r, c in ((0, 0), (3, 0), (0, 3), (3, 3))], axis=None
+)
 
 
 def cv_transition(dt: np.ndarray | float) -> np.ndarray:
     """CV transition matrix ``[[I3, dt I3], [0, I3]]``: [6, 6] for scalar dt, [K, 6, 6] for [K]."""
     dt = np.asarray(dt, float)
-    F = np.broadcast_to(np.eye(6), dt.shape + (6, 6)).copy()
-    idx = np.arange(3)
-    F[..., idx, idx + 3] = dt[..., None]
-    return F
+    F = np.empty(dt.shape + (36,))
+    F[...] = _EYE6.reshape(36)
+    F[..., _F_DT] = dt[..., None]
+    return F.reshape(dt.shape + (6, 6))
 
 
 def cv_process_noise(dt: np.ndarray | float, accel_sigma: float) -> np.ndarray:
@@ -51,16 +72,20 @@ def cv_process_noise(dt: np.ndarray | float, accel_sigma: float) -> np.ndarray:
     """
     dt = np.asarray(dt, float)
     q = float(accel_sigma) ** 2
-    Q = np.zeros(dt.shape + (6, 6))
-    idx = np.arange(3)
-    pp = (q * dt**3 / 3.0)[..., None]
-    pv = (q * dt**2 / 2.0)[..., None]
-    vv = (q * dt)[..., None]
-    Q[..., idx, idx] = pp
-    Q[..., idx, idx + 3] = pv
-    Q[..., idx + 3, idx] = pv
-    Q[..., idx + 3, idx + 3] = vv
-    return Q
+    Q = np.zeros(dt.shape + (36,))
+    Q[..., _Q_PP] = (q * dt**3 / 3.0)[..., None]
+    Q[..., _Q_PV] = (q * dt**2 / 2.0)[..., None]
+    Q[..., _Q_VV] = (q * dt)[..., None]
+    return Q.reshape(dt.shape + (6, 6))
+
+
+@functools.lru_cache(maxsize=4096)
+def _transition_and_noise(dt: float, accel_sigma: float) -> np.ndarray:
+    """``[F(dt), Q(dt)]`` as one read-only [2, 6, 6] array (cached: scan periods repeat)."""
+    d = np.array([dt])
+    fq = np.concatenate([cv_transition(d), cv_process_noise(d, accel_sigma)])
+    fq.flags.writeable = False
+    return fq
 
 
 def predict(
@@ -68,17 +93,52 @@ def predict(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Predict ``x [K, 6]``, ``P [K, 6, 6]`` by ``dt`` (scalar or [K], s): ``F x``, ``F P F^T + Q``.
 
+    ``F x`` is written out, ``(p + dt v, v)``; ``F`` and ``Q`` come from a per-``dt`` cache.
     ``dt = 0`` returns the state unchanged. Negative ``dt`` (retrodiction) is not a filter
     operation; callers that need it use ``Q(|dt|)`` themselves.
     """
     x = np.asarray(x, float)
     P = np.asarray(P, float)
-    dt = np.broadcast_to(np.asarray(dt, float), x.shape[:1])
-    F = cv_transition(dt)
-    Q = cv_process_noise(dt, accel_sigma)
-    x_new = np.einsum("kij,kj->ki", F, x)
-    P_new = F @ P @ np.swapaxes(F, -1, -2) + Q
-    return x_new, 0.5 * (P_new + np.swapaxes(P_new, -1, -2))
+    dt = np.asarray(dt, float)
+    if dt.shape != x.shape[:1]:
+        dt = np.full(x.shape[:1], dt)
+    return _predict(x, P, dt, float(accel_sigma))
+
+
+def _predict(
+    x: np.ndarray, P: np.ndarray, dt: np.ndarray, accel_sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`predict` without argument checks (``dt [K]``)."""
+    fq = np.array([_transition_and_noise(d, accel_sigma) for d in dt.tolist()])
+    F = fq.reshape(-1, 2, 6, 6)[:, 0]
+    x_new = x.copy()
+    x_new[:, :3] += dt[:, None] * x[:, 3:]
+    P_new = F @ P @ F.transpose(0, 2, 1) + fq.reshape(-1, 2, 6, 6)[:, 1]
+    return x_new, 0.5 * (P_new + P_new.transpose(0, 2, 1))
+
+
+def predict_position(
+    x_t: np.ndarray, P_t: np.ndarray, dt: np.ndarray, accel_sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Position part of :func:`predict`, tracks last: ``pos [3, K]`` and ``cov [9, K]``.
+
+    ``x_t [6, K]`` is ``x.T`` and ``P_t [36, K]`` is ``P.reshape(K, 36).T``; ``cov`` is the
+    predicted position covariance entries-first (``sym3``). With ``P = [[A, B], [B', C]]``
+    (position, position-velocity, velocity-position, velocity blocks) and ``dt [K]``:
+
+        pos = p + dt v
+        cov = A + dt (B' + B + dt C) + q dt^3 / 3 I3      (q = accel_sigma^2)
+
+    which is ``H (F P F^T + Q) H^T`` written out (no 6x6 products), equal to ``predict`` up
+    to rounding. Enough for coverage, gating and the deletion test; the filter state itself
+    always comes from :func:`predict`.
+    """
+    blocks = P_t[_BLOCKS]
+    blocks[27::4] += float(accel_sigma) ** 2 / 3.0 * dt  # C + q dt / 3 I: the Q term below
+    A, B_low, B_up, C = blocks[0:9], blocks[9:18], blocks[18:27], blocks[27:36]
+    pos = x_t[:3] + dt * x_t[3:]
+    cov = A + dt * ((B_low + B_up) + dt * C)
+    return pos, cov
 
 
 def convert_measurements(
@@ -90,11 +150,13 @@ def convert_measurements(
     [D, 3] std of (range, az, el). ``zc = geo.polar_to_local(radar_pos, z)``,
     ``R = J diag(sigma^2) J^T`` with ``J = geo.polar_jacobian`` (linearised conversion).
     """
+    radar_pos = np.asarray(radar_pos, float)
     z = np.asarray(z, float).reshape(-1, 3)
-    sigma = np.broadcast_to(np.asarray(sigma, float), z.shape)
-    zc = geo.polar_to_local(radar_pos, z)
-    J = geo.polar_jacobian(radar_pos, z)
-    R = (J * (sigma**2)[:, None, :]) @ np.swapaxes(J, -1, -2)
+    if radar_pos.ndim == 1:
+        zc, J = geo.polar_to_local_jacobian(radar_pos, z)
+    else:
+        zc, J = geo.polar_to_local(radar_pos, z), geo.polar_jacobian(radar_pos, z)
+    R = (J * (np.asarray(sigma, float) ** 2)[..., None, :]) @ np.swapaxes(J, -1, -2)
     return zc, 0.5 * (R + np.swapaxes(R, -1, -2))
 
 
@@ -108,13 +170,33 @@ def update(
     P = np.asarray(P, float)
     if x.shape[0] == 0:
         return x.copy(), P.copy()
+    return _update(x, P, np.asarray(zc, float), np.asarray(R, float))
+
+
+def _update(
+    x: np.ndarray, P: np.ndarray, zc: np.ndarray, R: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`update` without argument checks (at least one track)."""
     S = P[:, :3, :3] + R
-    PHt = P[:, :, :3]  # [K, 6, 3]
     # K = P H^T S^-1  <=>  K^T = S^-1 (P H^T)^T  (S symmetric)
-    gain = np.swapaxes(np.linalg.solve(S, np.swapaxes(PHt, -1, -2)), -1, -2)  # [K, 6, 3]
-    nu = zc - x[:, :3]
-    x_new = x + np.einsum("kij,kj->ki", gain, nu)
-    ikh = np.broadcast_to(np.eye(6), P.shape).copy()
+    gain = _solve(S, P[:, :, :3].transpose(0, 2, 1)).transpose(0, 2, 1)  # [K, 6, 3]
+    x_new = x + np.einsum("kij,kj->ki", gain, zc - x[:, :3])
+    ikh = _EYE6[None].repeat(x.shape[0], axis=0)
     ikh[:, :, :3] -= gain
-    P_new = ikh @ P @ np.swapaxes(ikh, -1, -2) + gain @ R @ np.swapaxes(gain, -1, -2)
-    return x_new, 0.5 * (P_new + np.swapaxes(P_new, -1, -2))
+    P_new = ikh @ P @ ikh.transpose(0, 2, 1) + gain @ R @ gain.transpose(0, 2, 1)
+    return x_new, 0.5 * (P_new + P_new.transpose(0, 2, 1))
+
+
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve(a, b)`` for stacks of matrices: the same LAPACK gufunc, called directly.
+
+    ``np.linalg.solve`` spends most of its time, for a few 3x3 systems, in argument checks and
+    an error-state context. The gufunc gives the same numbers; a singular system (non-finite
+    result, never the case for ``S = H P H^T + R``) goes through ``np.linalg.solve`` to raise
+    its ``LinAlgError`` as before.
+    """
+    if _gufunc_solve is not None:
+        out = _gufunc_solve(a, b, signature="dd->d")
+        if np.isfinite(out).all():
+            return out
+    return np.linalg.solve(a, b)

@@ -29,12 +29,30 @@ updater, initiator, deleter) as one pure function over the track file ``state.Tr
    increasing index, with ids from ``tracks.next_id`` (never reused). Plots that find no free
    slot are dropped and counted as overflow (the engine may reallocate and replay).
 
-The step never mutates its input and never reads truth.
+The step never mutates its input and never reads truth. The returned track file shares the
+field arrays that did not change with the input (both are immutable values).
+
+Implementation (per-call cost, not the maths; a scan has a few dozen tracks and plots, so
+the cost is the number of NumPy calls, not their size):
+
+- the step gathers the live slots once (tracks last: ``[6, K]``, ``[36, K]``, and the five
+  integer fields as one ``[5, K]`` block), works on these, and scatters back once; the
+  returned integer fields are rows of one new ``[5, capacity]`` array;
+- coverage, gating and the deletion test use the closed-form position prediction
+  (``kalman.predict_position``); only tracks that get a plot go through the full 6x6
+  :func:`~iadsim.tracking.kalman.predict` and :func:`~iadsim.tracking.kalman.update`, so the
+  stored ``x, P`` are exactly the filter's;
+- gating evaluates only the pairs that pass a trace screen (``associate.gate_pairs``);
+- the position-std test decides from eigenvalue bounds (``sym3.max_eigenvalue_bounds``) and
+  runs ``eigvalsh`` on the filter's own position block only where the threshold lies between
+  them, so it decides exactly as ``eigvalsh`` on every track would.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,16 +61,21 @@ from scipy.stats import chi2
 from iadsim import geo
 from iadsim.params import TrackerParams
 from iadsim.state import TRACK_CONFIRMED, TRACK_FREE, TRACK_TENTATIVE, Tracks
-from iadsim.tracking.associate import gate_costs, gnn
+from iadsim.tracking import sym3
+from iadsim.tracking.associate import gate_costs, gate_pairs, gnn
 from iadsim.tracking.kalman import (
+    _predict,
+    _update,
     convert_measurements,
     cv_process_noise,
     cv_transition,
-    predict,
-    update,
+    predict_position,
 )
 
 _I64 = np.int64
+_EMPTY = np.zeros(0, dtype=_I64)
+_EYE3 = np.eye(3)
+_MARGIN = 1e-9  # relative margin of the eigenvalue-bound decisions (covers rounding)
 
 
 @functools.lru_cache(maxsize=64)
@@ -91,44 +114,112 @@ class StepInfo:
         }
 
 
+def _associate(
+    pos: np.ndarray,
+    pos_cov: np.ndarray,
+    status: np.ndarray,
+    zc: np.ndarray,
+    R: np.ndarray,
+    gate: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Staged GNN: ``(tracks, plots)``, the assigned pairs as index arrays, tracks increasing.
+
+    ``pos [3, K]``, ``pos_cov [9, K]``: predicted tracks, tracks last (``gate_pairs``).
+    Confirmed tracks take their plots first, tentative ones the plots left. When the
+    admissible pairs of a stage form a matching (no track with two plots, no plot with two
+    tracks) :func:`gnn` would take them all, so they are taken without it; otherwise ``gnn``
+    gets the dense matrix of the tracks and plots that have a pair (the rows and columns it
+    keeps itself). When all admissible pairs form a matching the stages do not interact.
+    """
+    pairs = gate_pairs(pos, pos_cov, zc, R, gate)
+    tracks = [k for k, _, _ in pairs]
+    plots = [d for _, d, _ in pairs]
+    if len(set(tracks)) < len(pairs) or len(set(plots)) < len(pairs):
+        taken: dict[int, int] = {}  # plot -> track
+        stage_of = status[tracks].tolist()
+        for stage in (TRACK_CONFIRMED, TRACK_TENTATIVE):
+            sp = [p for p, s in zip(pairs, stage_of, strict=True) if s == stage and p[1] not in taken]
+            rows = sorted({k for k, _, _ in sp})
+            cols = sorted({d for _, d, _ in sp})
+            if len(rows) == len(sp) and len(cols) == len(sp):
+                taken.update((d, k) for k, d, _ in sp)
+                continue
+            sub = np.full((len(rows), len(cols)), np.inf)
+            row_of = {k: i for i, k in enumerate(rows)}
+            col_of = {d: j for j, d in enumerate(cols)}
+            for k, d, c in sp:
+                sub[row_of[k], col_of[d]] = c
+            r, c = gnn(sub)
+            taken.update((cols[j], rows[i]) for i, j in zip(r.tolist(), c.tolist(), strict=True))
+        tracks, plots = [], []
+        for d, k in sorted(taken.items(), key=lambda dk: dk[1]):
+            tracks.append(k)
+            plots.append(d)
+    return np.array(tracks, dtype=_I64), np.array(plots, dtype=_I64)
+
+
+def _wide(
+    pos_cov: np.ndarray,
+    candidates: np.ndarray,
+    exact_cov: Callable[[np.ndarray], np.ndarray],
+    max_sigma: float,
+) -> np.ndarray:
+    """The ``candidates`` (indices) whose position std ``sqrt(lambda_max)`` exceeds ``max_sigma``.
+
+    ``pos_cov [9, K]`` (entries-first) is the position covariance at ``t``. Decided by the
+    bounds of ``sym3.max_eigenvalue_bounds`` with a relative margin ``_MARGIN`` far above
+    rounding; the undecided tracks get ``eigvalsh`` of ``exact_cov(indices) [n, 3, 3]``, their
+    position covariance exactly as the filter has it, so the answer is the one ``eigvalsh`` of
+    every track would give.
+    """
+    lim = max_sigma * max_sigma
+    lo, hi = sym3.max_eigenvalue_bounds(pos_cov[:, candidates])
+    wide = lo > lim * (1.0 + _MARGIN)
+    unsure = ((hi >= lim * (1.0 - _MARGIN)) & ~wide).nonzero()[0]
+    if unsure.size:
+        lam = np.linalg.eigvalsh(exact_cov(candidates[unsure]))[:, -1]
+        wide[unsure] = np.sqrt(np.maximum(lam, 0.0)) > max_sigma
+    return candidates[wide]
+
+
 def _in_coverage(
     radar_pos: np.ndarray, pos: np.ndarray, max_range_m: float, min_el: float, max_el: float
 ) -> np.ndarray:
-    zp = geo.radar_polar(radar_pos, pos)
-    return (
-        geo.line_of_sight(radar_pos, pos)
-        & (zp[:, 0] <= max_range_m)
-        & (zp[:, 2] >= min_el)
-        & (zp[:, 2] <= max_el)
-    )
+    """``geo.coverage`` of the positions ``pos [3, K]``, bool ``[K]``, decided the same way.
+
+    Slant range ``>=`` ground distance, so tracks with ``d > max_range_m`` are outside (most
+    tracks: the miss range is short). For the others ``r`` and ``el`` come from the NumPy
+    formulas of ``geo`` (bit for bit) and the horizon and limit tests run in Python floats
+    (``math.sqrt`` is the correctly rounded square root, like ``np.sqrt``).
+    """
+    d = np.hypot(pos[0] - radar_pos[0], pos[1] - radar_pos[1])
+    near = (d <= max_range_m).nonzero()[0]
+    visible = np.zeros(d.shape, dtype=bool)
+    if near.size == 0:
+        return visible
+    u = pos[2, near]
+    d = d[near]
+    v = (u - radar_pos[2]) - geo._curvature_drop(d)
+    two_kr = 2.0 * geo.K_REFRACTION * geo.EARTH_RADIUS_M
+    horizon_r = math.sqrt(two_kr * max(float(radar_pos[2]), 0.0))
+    visible[near] = [
+        u_t > 0.0
+        and d_t <= horizon_r + math.sqrt(two_kr * max(u_t, 0.0))
+        and r_t <= max_range_m
+        and min_el <= el_t <= max_el
+        for u_t, d_t, r_t, el_t in zip(
+            u.tolist(), d.tolist(), np.hypot(d, v).tolist(), np.arctan2(v, d).tolist(),
+            strict=True,
+        )
+    ]
+    return visible
 
 
-def _associate(
-    xp: np.ndarray,
-    Pp: np.ndarray,
-    zc: np.ndarray,
-    R: np.ndarray,
-    stages: list[np.ndarray],
-    gate: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Staged GNN. Returns ``plot_of [K]`` (plot index or -1) and ``free [D]`` plots left."""
-    plot_of = np.full(xp.shape[0], -1, dtype=_I64)
-    free = np.ones(zc.shape[0], dtype=bool)
-    for rows in stages:
-        cols = np.flatnonzero(free)
-        if rows.size == 0 or cols.size == 0:
-            continue
-        r, c = gnn(gate_costs(xp[rows], Pp[rows], zc[cols], R[cols], gate))
-        plot_of[rows[r]] = cols[c]
-        free[cols[c]] = False
-    return plot_of, free
-
-
-def _pos_sigma(P: np.ndarray) -> np.ndarray:
-    """sqrt of the largest eigenvalue of the position block: std along the worst axis [m]."""
-    if P.shape[0] == 0:
-        return np.zeros(0)
-    return np.sqrt(np.maximum(np.linalg.eigvalsh(P[:, :3, :3])[:, -1], 0.0))
+def _scatter(full: np.ndarray, idx: np.ndarray, values: np.ndarray | float) -> np.ndarray:
+    """A copy of ``full`` with ``full[idx] = values``."""
+    out = full.copy()
+    out[idx] = values
+    return out
 
 
 def tracker_step(
@@ -160,85 +251,123 @@ def tracker_step(
     """
     radar_pos = np.asarray(radar_pos, float)
     z = np.asarray(z, float).reshape(-1, 3)
-    x, P = tracks.x.copy(), tracks.P.copy()
-    t_update, t_init = tracks.t_update.copy(), tracks.t_init.copy()
-    hits, misses, n_scans = tracks.hits.copy(), tracks.misses.copy(), tracks.n_scans.copy()
-    status, track_id = tracks.status.copy(), tracks.track_id.copy()
-    gate = _gate_threshold(params.gate_prob)
+    n_plots = z.shape[0]
+    accel = float(params.accel_sigma_mps2)
 
-    # 1-3: split live tracks, predict, coverage.
-    live = status != TRACK_FREE
-    late = live & (t_update > t)
-    ci = np.flatnonzero(live & ~late)
-    xp, Pp = predict(x[ci], P[ci], t - t_update[ci], params.accel_sigma_mps2)
-    in_cov = _in_coverage(radar_pos, xp[:, :3], max_range_m, min_el_rad, max_el_rad)
-    zc, R = convert_measurements(radar_pos, z, sigma)
+    # 1-3: split live tracks, predict positions, coverage. Arrays over ``ci`` are tracks last.
+    live = (tracks.status != TRACK_FREE).nonzero()[0]
+    t_upd = tracks.t_update[live]
+    late = t_upd > t
+    li, ci = _EMPTY, live
+    if np.count_nonzero(late):
+        li, ci, t_upd = live[late], live[~late], t_upd[~late]
+    dt = t - t_upd
+    P_rows = tracks.P.reshape(-1, 36).take(ci, axis=0)  # [n, 36]
+    pos, pos_cov = predict_position(tracks.x.take(ci, axis=0).T, P_rows.T, dt, accel)
+    in_cov = _in_coverage(radar_pos, pos, max_range_m, min_el_rad, max_el_rad)
 
     # 4: staged GNN, confirmed tracks first.
-    st = status[ci]
-    stages = [np.flatnonzero(st == TRACK_CONFIRMED), np.flatnonzero(st == TRACK_TENTATIVE)]
-    plot_of, free = _associate(xp, Pp, zc, R, stages, gate)
+    status_c = tracks.status[ci]
+    a = pa = _EMPTY  # assigned tracks (indices into ci, increasing) and their plots
+    zc = R = None
+    if n_plots:
+        zc, R = convert_measurements(radar_pos, z, sigma)
+        if ci.size:
+            a, pa = _associate(pos, pos_cov, status_c, zc, R, _gate_threshold(params.gate_prob))
+    assigned = np.zeros(ci.size, dtype=bool)
+    free = np.ones(n_plots, dtype=bool)
+    plot_track_id = np.full(n_plots, -1, dtype=_I64)
 
-    # 5: update, misses, scans.
-    a = np.flatnonzero(plot_of >= 0)
-    xu, Pu = update(xp[a], Pp[a], zc[plot_of[a]], R[plot_of[a]])
-    slots = ci[a]
-    x[slots], P[slots], t_update[slots] = xu, Pu, t
-    hits[slots] += 1
-    misses[slots] = 0
-    plot_track_id = np.full(z.shape[0], -1, dtype=_I64)
-    plot_track_id[plot_of[a]] = track_id[slots]
-    assigned = plot_of >= 0
-    misses[ci[in_cov & ~assigned]] += 1
-    n_scans[ci[(in_cov | assigned) & (st == TRACK_TENTATIVE)]] += 1
+    # 5: update (the full filter, on the assigned tracks only).
+    x, P, t_update = tracks.x, tracks.P, tracks.t_update
+    Pu = None
+    if a.size:
+        assigned[a] = True
+        free[pa] = False
+        slots = ci[a]
+        xu, Pu = _update(*_predict(x[slots], P[slots], dt[a], accel), zc[pa], R[pa])
+        x, P = _scatter(x, slots, xu), _scatter(P, slots, Pu)
+        t_update = _scatter(t_update, slots, t)
+        plot_track_id[pa] = tracks.track_id[slots]
+        pos_cov[:, a] = Pu[:, :3, :3].reshape(-1, 9).T  # P at t: updated where updated
 
     # 1 (cont.): plots that belong to out-of-sequence tracks are absorbed.
     absorbed = 0
-    li = np.flatnonzero(late)
     if li.size and free.any():
-        dtl = t - t_update[li]
-        F = cv_transition(dtl)
-        xl = np.einsum("kij,kj->ki", F, x[li])
-        Pl = F @ P[li] @ np.swapaxes(F, -1, -2)
-        Pl = Pl + cv_process_noise(np.abs(dtl), params.accel_sigma_mps2)
-        cols = np.flatnonzero(free)
-        _r, c = gnn(gate_costs(xl, Pl, zc[cols], R[cols], gate))
-        free[cols[c]] = False
-        absorbed = int(c.size)
+        absorbed = _absorb(tracks, li, t, zc, R, free, params)
 
-    # 6: confirm, then delete.
-    newly = ci[_confirmable(hits[ci], n_scans[ci], status[ci], params)]
-    status[newly] = TRACK_CONFIRMED
-    P_t = Pp.copy()
-    P_t[a] = Pu
-    too_wide = _pos_sigma(P_t) > params.max_pos_sigma_m
-    st = status[ci]
-    del_conf = ci[(st == TRACK_CONFIRMED) & ((misses[ci] >= params.delete_misses) | too_wide)]
-    del_tent = ci[
-        (st == TRACK_TENTATIVE) & ((n_scans[ci] >= params.confirm_n) | ((hits[ci] >= 2) & too_wide))
-    ]
-    deleted_ids = track_id[del_conf].copy()
-    for gone in (del_conf, del_tent):
-        status[gone] = TRACK_FREE
-        track_id[gone] = -1
+    # 5-6: counters, confirmation, deletion by counters (all tracks of ``ci``).
+    counts = np.array([tracks.hits, tracks.misses, tracks.n_scans]).take(ci, axis=1)
+    hits_c, misses_c, scans_c = counts
+    touched = in_cov | assigned
+    tentative = status_c == TRACK_TENTATIVE
+    hits_c += assigned
+    misses_c += in_cov
+    misses_c *= ~assigned
+    scans_c += touched & tentative
+    newly = tentative & (hits_c >= params.confirm_m) & (scans_c <= params.confirm_n)
+    status_c[newly] = TRACK_CONFIRMED
+    tentative ^= newly
+    gone = np.where(tentative, scans_c >= params.confirm_n, misses_c >= params.delete_misses)
+
+    # 6 (cont.): deletion by position std (confirmed tracks, or tentative ones seen twice).
+    lim = params.max_pos_sigma_m**2
+    maybe = (pos_cov[0] + pos_cov[4] + pos_cov[8] >= lim * (1.0 - _MARGIN)).nonzero()[0]
+    if maybe.size:  # lambda_max <= trace: the others are narrow
+        maybe = maybe[~tentative[maybe] | (hits_c[maybe] >= 2)]
+    if maybe.size:
+
+        def exact_cov(idx: np.ndarray) -> np.ndarray:
+            """Position block of P at t as the filter has it (updated, else predicted)."""
+            cov = _predict(tracks.x[ci[idx]], P_rows[idx].reshape(-1, 6, 6), dt[idx], accel)[1]
+            cov = cov[:, :3, :3]
+            upd = assigned[idx]
+            if upd.any():
+                cov[upd] = Pu[np.searchsorted(a, idx[upd]), :3, :3]
+            return cov
+
+        gone[_wide(pos_cov, maybe, exact_cov, params.max_pos_sigma_m)] = True
+    gone_idx = gone.nonzero()[0]
+    del_conf = gone_idx[~tentative[gone_idx]]
+    deleted_ids = tracks.track_id[ci[del_conf]]
+    confirmed_slots = ci[newly]
+
+    status, track_id = tracks.status, tracks.track_id
+    hits, misses, n_scans = tracks.hits, tracks.misses, tracks.n_scans
+    if touched.any():
+        hits, misses = _scatter(hits, ci, hits_c), _scatter(misses, ci, misses_c)
+        n_scans = _scatter(n_scans, ci, scans_c)
+    if gone_idx.size:
+        status_c[gone_idx] = TRACK_FREE
+        track_id = _scatter(track_id, ci[gone_idx], -1)
+    if gone_idx.size or confirmed_slots.size:
+        status = _scatter(status, ci, status_c)
 
     # 7: one-point initiation from the plots left.
-    new_plots = np.flatnonzero(free)
-    free_slots = np.flatnonzero(status == TRACK_FREE)
-    n_new = min(new_plots.size, free_slots.size)
-    ns, npl = free_slots[:n_new], new_plots[:n_new]
-    new_ids = tracks.next_id + np.arange(n_new, dtype=_I64)
-    x[ns] = np.concatenate([zc[npl], np.zeros((n_new, 3))], axis=1)
-    P[ns] = 0.0
-    P[ns, :3, :3] = R[npl]
-    P[ns, 3:, 3:] = np.eye(3) * params.init_speed_sigma_mps**2
-    t_update[ns], t_init[ns] = t, t
-    hits[ns], misses[ns], n_scans[ns] = 1, 0, 1
-    status[ns], track_id[ns] = TRACK_TENTATIVE, new_ids
-    plot_track_id[npl] = new_ids
-    newly_too = ns[_confirmable(hits[ns], n_scans[ns], status[ns], params)]  # confirm_m <= 1
-    status[newly_too] = TRACK_CONFIRMED
-    confirmed_slots = np.concatenate([newly, newly_too])
+    t_init = tracks.t_init
+    new_plots = free.nonzero()[0]
+    n_new = 0
+    if new_plots.size:
+        free_slots = (status == TRACK_FREE).nonzero()[0]
+        n_new = min(new_plots.size, free_slots.size)
+        ns, npl = free_slots[:n_new], new_plots[:n_new]
+        new_ids = np.arange(tracks.next_id, tracks.next_id + n_new, dtype=_I64)
+        x_new = np.zeros((n_new, 6))
+        x_new[:, :3] = zc[npl]
+        P_new = np.zeros((n_new, 6, 6))
+        P_new[:, :3, :3] = R[npl]
+        P_new[:, 3:, 3:] = _EYE3 * params.init_speed_sigma_mps**2
+        x, P = _scatter(x, ns, x_new), _scatter(P, ns, P_new)
+        t_update, t_init = _scatter(t_update, ns, t), _scatter(t_init, ns, t)
+        # M-of-N met by the first plot when confirm_m <= 1.
+        first = TRACK_CONFIRMED if params.confirm_m <= 1 <= params.confirm_n else TRACK_TENTATIVE
+        status = _scatter(status, ns, first)
+        track_id = _scatter(track_id, ns, new_ids)
+        hits, misses = _scatter(hits, ns, 1), _scatter(misses, ns, 0)
+        n_scans = _scatter(n_scans, ns, 1)
+        plot_track_id[npl] = new_ids
+        if first == TRACK_CONFIRMED:
+            confirmed_slots = np.concatenate([confirmed_slots, ns])
 
     out = Tracks(
         x=x,
@@ -254,22 +383,40 @@ def tracker_step(
     )
     info = StepInfo(
         updated=int(a.size),
-        initiated=int(n_new),
+        initiated=n_new,
         confirmed=int(confirmed_slots.size),
         deleted_confirmed=int(del_conf.size),
-        deleted_tentative=int(del_tent.size),
+        deleted_tentative=int(gone_idx.size - del_conf.size),
         out_of_sequence=int(li.size),
         overflow=int(new_plots.size - n_new),
         absorbed=absorbed,
-        confirmed_ids=track_id[confirmed_slots].astype(_I64),
-        deleted_ids=deleted_ids.astype(_I64),
+        confirmed_ids=track_id[confirmed_slots],
+        deleted_ids=deleted_ids,
         plot_track_id=plot_track_id,
     )
     return out, info
 
 
-def _confirmable(
-    hits: np.ndarray, n_scans: np.ndarray, status: np.ndarray, params: TrackerParams
-) -> np.ndarray:
-    """M-of-N test: tentative, ``hits >= confirm_m`` within ``n_scans <= confirm_n``."""
-    return (status == TRACK_TENTATIVE) & (hits >= params.confirm_m) & (n_scans <= params.confirm_n)
+def _absorb(
+    tracks: Tracks,
+    li: np.ndarray,
+    t: float,
+    zc: np.ndarray,
+    R: np.ndarray,
+    free: np.ndarray,
+    params: TrackerParams,
+) -> int:
+    """Mark as used (in ``free``) the plots that gate with the out-of-sequence tracks ``li``.
+
+    Retrodiction ``F(t - t_update) x``, ``F P F^T + Q(|t - t_update|)``, then GNN. Returns the
+    number of plots absorbed.
+    """
+    dtl = t - tracks.t_update[li]
+    F = cv_transition(dtl)
+    xl = np.einsum("kij,kj->ki", F, tracks.x[li])
+    Pl = F @ tracks.P[li] @ np.swapaxes(F, -1, -2)
+    Pl = Pl + cv_process_noise(np.abs(dtl), params.accel_sigma_mps2)
+    cols = np.flatnonzero(free)
+    _r, c = gnn(gate_costs(xl, Pl, zc[cols], R[cols], _gate_threshold(params.gate_prob)))
+    free[cols[c]] = False
+    return int(c.size)
