@@ -169,3 +169,22 @@ def test_sensor_outage_window_loses_its_plots():
     confirmed = r.events_df().query("kind == 'track_confirmed'")
     assert len(confirmed) > 0
     assert confirmed["t"].min() >= 300
+
+
+def test_perception_never_reads_truth(monkeypatch):
+    """Scrambling the truth labels of every plot changes no track and no decision."""
+    from dataclasses import replace
+
+    from iadsim import engine, sensing
+
+    sc = scenario(raids__0__count=8, duration_s=900)
+    before = iadsim.simulate(sc, seed=6).events_df()
+    real = sensing.sense
+
+    def scrambled(*args, **kwargs):
+        d = real(*args, **kwargs)
+        return replace(d, truth=np.random.default_rng(0).permutation(d.truth) - 7)
+
+    monkeypatch.setattr(engine.sensing, "sense", scrambled)
+    after = iadsim.simulate(sc, seed=6).events_df()
+    assert before.equals(after)

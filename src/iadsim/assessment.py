@@ -71,8 +71,8 @@ def assess(tracks: Tracks, t: float, assets: AssetParams, doctrine: Doctrine) ->
     t_star = np.maximum(0.0, -(d * vh).sum(-1) / vh2)  # [C, A]
     descending = v[:, 2] < -1.0
     height = p[:, None, 2] - assets.pos[None, :, 2]
-    t_ground = np.where(descending[:, None], np.maximum(height, 0) / np.maximum(-v[:, None, 2], 1e-9),
-                        np.inf)
+    sink = np.maximum(-v[:, None, 2], 1e-9)
+    t_ground = np.where(descending[:, None], np.maximum(height, 0) / sink, np.inf)
     t_hit = np.minimum(t_star, t_ground)
     closest = d + vh * t_hit[..., None]
     miss = np.linalg.norm(closest, axis=-1)

@@ -176,8 +176,9 @@ def busy_channels(rounds: Interceptors, n_units: int) -> np.ndarray:
     act = np.flatnonzero(rounds.active)
     if len(act) == 0:
         return np.zeros(n_units, dtype=np.int64)
-    pairs = np.unique(np.stack([rounds.unit[act], rounds.engagement[act]]), axis=1)
-    return np.bincount(pairs[0], minlength=n_units).astype(np.int64)
+    # engagement ids are unique across units: one entry per salvo in flight
+    _, first = np.unique(rounds.engagement[act], return_index=True)
+    return np.bincount(rounds.unit[act][first], minlength=n_units).astype(np.int64)
 
 
 def in_flight_by_slot(rounds: Interceptors, tracks: Tracks) -> np.ndarray:

@@ -114,10 +114,14 @@ class Doctrine(_Model):
     """Firing doctrine. Shoot-look-shoot: salvo_size 1, max_engagements k; salvo of n: n, 1."""
 
     salvo_size: int = Field(1, ge=1, le=8, description="rounds fired together at one track")
-    max_engagements: int = Field(3, ge=1, le=20, description="salvos per track, with a look between")
+    max_engagements: int = Field(
+        3, ge=1, le=20, description="salvos per track and fire unit, with a look between"
+    )
     look_delay_s: float = Field(4.0, ge=0, le=600, description="kill assessment after intercept")
     priority: Literal["value", "time"] = "value"
-    hold_below_value: float = Field(0.0, ge=0, description="hold fire at threat values at or below this")
+    hold_below_value: float = Field(
+        0.0, ge=0, description="hold fire at threat values at or below this"
+    )
     kill_radius_m: float = Field(
         1000.0, gt=0, le=20_000, description="seeker basket around the aimed track"
     )
@@ -143,7 +147,9 @@ class Tracker(_Model):
     @model_validator(mode="after")
     def _m_of_n(self) -> Tracker:
         if self.confirm_m > self.confirm_n:
-            raise ValueError(f"confirm_m ({self.confirm_m}) must be <= confirm_n ({self.confirm_n})")
+            raise ValueError(
+                f"confirm_m ({self.confirm_m}) must be <= confirm_n ({self.confirm_n})"
+            )
         return self
 
 
