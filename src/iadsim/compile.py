@@ -59,9 +59,16 @@ class _Reader:
         return name in self.catalog.get(key).params
 
 
-def _local(sc: Scenario, lat: float, lon: float, alt: float) -> np.ndarray:
+def _local(sc: Scenario, lat: float, lon: float, alt: float | None, above: float = 0.0
+           ) -> np.ndarray:
+    """Local (e, n, u): ``u`` is the height above the origin's ground level (the reference
+    ground of the bald 4/3 earth), ``alt`` a height above the ellipsoid (None: the origin's
+    ground), ``above`` a mast or antenna height on top of it."""
     o = sc.origin
-    return np.asarray(geo.to_local(lat, lon, alt, (o.lat_deg, o.lon_deg, o.alt_m)), dtype=float)
+    alt = o.alt_m if alt is None else alt
+    pos = np.asarray(geo.to_local(lat, lon, alt, (o.lat_deg, o.lon_deg, o.alt_m)), dtype=float)
+    pos[..., 2] += above - o.alt_m
+    return pos
 
 
 def _sensors(sc: Scenario, rd: _Reader) -> SensorParams:
@@ -69,7 +76,7 @@ def _sensors(sc: Scenario, rd: _Reader) -> SensorParams:
     down: list[tuple[tuple[float, float], ...]] = []
     for s in sc.sensors:
         mast = s.mast_height_m if s.mast_height_m is not None else rd.si(s.type, "mast_height_m")
-        rows.append((s.name, s.type, _local(sc, s.lat_deg, s.lon_deg, s.alt_m + mast), s.link))
+        rows.append((s.name, s.type, _local(sc, s.lat_deg, s.lon_deg, s.alt_m, mast), s.link))
         down.append(tuple((w.start_s, w.end_s) for w in s.down))
     for fu in sc.fire_units:
         if not fu.organic_radars:
@@ -78,7 +85,7 @@ def _sensors(sc: Scenario, rd: _Reader) -> SensorParams:
             mast = fu.mast_height_m if fu.mast_height_m is not None else rd.si(radar,
                                                                               "mast_height_m")
             rows.append((f"{fu.name}/{radar}", radar,
-                         _local(sc, fu.lat_deg, fu.lon_deg, fu.alt_m + mast), fu.link))
+                         _local(sc, fu.lat_deg, fu.lon_deg, fu.alt_m, mast), fu.link))
             down.append(tuple((w.start_s, w.end_s) for w in fu.down))
     vals = {k: np.array([rd.si(r[1], k) for r in rows]) for k in SENSOR_KEYS}
     return SensorParams(
@@ -162,10 +169,10 @@ def _raids(sc: Scenario, rd: _Reader, asset_index: dict[str, int]) -> tuple[Raid
         dive = -1.0 if cls == "glide_bomb" else rd.si(r.threat, "dive_angle_deg")
         out.append(RaidSpec(
             name=r.name, type=r.threat, cls=THREAT_CLASSES.index(cls), ballistic=ballistic,
-            count=r.count, launch_en=_local(sc, r.launch.lat_deg, r.launch.lon_deg, 0.0)[:2],
+            count=r.count, launch_en=_local(sc, r.launch.lat_deg, r.launch.lon_deg, None)[:2],
             launch_radius_m=r.launch.radius_km * 1000.0, launch_time_s=r.launch_time_s,
             spacing_s=r.spacing_s, target=asset_index[r.target], aim_spread_m=r.aim_spread_m,
-            waypoints_en=np.array([_local(sc, p.lat_deg, p.lon_deg, 0.0)[:2]
+            waypoints_en=np.array([_local(sc, p.lat_deg, p.lon_deg, None)[:2]
                                    for p in r.waypoints]).reshape(-1, 2),
             speed_mps=speed, cruise_alt_m=alt, dive_angle_rad=dive,
             release_m=rd.si(r.threat, "release_range_km"), rcs_m2=rd.si(r.threat, "rcs_m2"),

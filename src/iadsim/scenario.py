@@ -34,7 +34,9 @@ class Place(_Model):
 
 
 class Origin(Place):
-    alt_m: float = Field(0.0, ge=-500, le=9000)
+    alt_m: float = Field(
+        0.0, ge=-500, le=9000, description="reference ground height above the ellipsoid"
+    )
 
 
 class Window(_Model):
@@ -52,7 +54,9 @@ class Window(_Model):
 
 class Asset(Place):
     name: str = Field(min_length=1)
-    alt_m: float = Field(0.0, ge=-500, le=9000)
+    alt_m: float | None = Field(
+        None, ge=-500, le=9000, description="ground height above the ellipsoid (default: origin's)"
+    )
     value: float = Field(gt=0, le=1e6, description="relative value; weights threat priority")
     radius_m: float = Field(gt=0, le=50_000, description="a leaker impacting inside it hits it")
 
@@ -60,7 +64,9 @@ class Asset(Place):
 class FireUnit(Place):
     name: str = Field(min_length=1)
     type: str
-    alt_m: float = Field(0.0, ge=-500, le=9000)
+    alt_m: float | None = Field(
+        None, ge=-500, le=9000, description="ground height above the ellipsoid (default: origin's)"
+    )
     magazine: dict[str, int] | None = Field(
         None, description="rounds on launchers by interceptor type (default: catalog load)"
     )
@@ -84,7 +90,9 @@ class FireUnit(Place):
 class Sensor(Place):
     name: str = Field(min_length=1)
     type: str
-    alt_m: float = Field(0.0, ge=-500, le=9000)
+    alt_m: float | None = Field(
+        None, ge=-500, le=9000, description="ground height above the ellipsoid (default: origin's)"
+    )
     mast_height_m: float | None = Field(None, ge=0, le=100)
     link: str = Field("radio", description="link to the command post: a catalog link type")
     down: list[Window] = Field(default_factory=list, description="outages: plots are lost")

@@ -5,7 +5,9 @@ array is SI (metres, seconds, radians) in the local frame:
 
 * ``e, n`` horizontal coordinates [m] in the east-north tangent plane at the scenario origin
   (``pymap3d.geodetic2enu``), and
-* ``u`` height above the WGS84 ellipsoid [m] (not the tangent-plane "up").
+* ``u`` height [m] above the scenario's reference ground (the origin's ``alt_m`` above the
+  WGS84 ellipsoid; not the tangent-plane "up"). The earth is a bald 4/3-radius sphere at that
+  level: no terrain.
 
 Earth curvature therefore does not bend the horizontal plane; it enters where it matters for an
 air-defense engagement: the radar horizon and the apparent elevation angle (see ``geo``).
