@@ -102,7 +102,7 @@ def horizon_range_m(
     return np.sqrt(two_kr * hr) + np.sqrt(two_kr * ht)
 
 
-def _curvature_drop(d: np.ndarray) -> np.ndarray:
+def curvature_drop(d: np.ndarray | float) -> np.ndarray | float:
     """Drop [m] of the 4/3-earth surface below the horizontal at ground distance ``d``."""
     return d * d / (2.0 * K_REFRACTION * EARTH_RADIUS_M)
 
@@ -120,7 +120,7 @@ def radar_polar(radar_pos: np.ndarray, target_pos: np.ndarray) -> np.ndarray:
     dn = target_pos[..., 1] - radar_pos[..., 1]
     dh = target_pos[..., 2] - radar_pos[..., 2]
     d = np.hypot(de, dn)
-    v = dh - _curvature_drop(d)
+    v = dh - curvature_drop(d)
     az = wrap_azimuth(np.arctan2(de, dn))
     return np.stack([np.hypot(d, v), az, np.arctan2(v, d)], axis=-1)
 
@@ -140,7 +140,7 @@ def polar_to_local(radar_pos: np.ndarray, zpolar: np.ndarray) -> np.ndarray:
         [
             radar_pos[..., 0] + d * np.sin(az),
             radar_pos[..., 1] + d * np.cos(az),
-            radar_pos[..., 2] + v + _curvature_drop(d),
+            radar_pos[..., 2] + v + curvature_drop(d),
         ],
         axis=-1,
     )
@@ -198,7 +198,7 @@ def polar_to_local_jacobian(
     for r, az, el in zpolar.tolist():
         c, s, sa, ca = math.cos(el), math.sin(el), math.sin(az), math.cos(az)
         d, v = r * c, r * s
-        local.append((e0 + d * sa, n0 + d * ca, u0 + v + _curvature_drop(d)))
+        local.append((e0 + d * sa, n0 + d * ca, u0 + v + curvature_drop(d)))
         g = d / (K_REFRACTION * EARTH_RADIUS_M)
         rs = -r * s
         jac.append((c * sa, d * ca, rs * sa, c * ca, -d * sa, rs * ca, s + g * c, 0.0,
@@ -238,7 +238,7 @@ def coverage(
     target_pos = np.asarray(target_pos, float)
     ht = target_pos[..., 2]
     d = np.hypot(target_pos[..., 0] - radar_pos[..., 0], target_pos[..., 1] - radar_pos[..., 1])
-    v = (ht - radar_pos[..., 2]) - _curvature_drop(d)
+    v = (ht - radar_pos[..., 2]) - curvature_drop(d)
     r = np.hypot(d, v)
     el = np.arctan2(v, d)
     visible = (

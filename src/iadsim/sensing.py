@@ -134,52 +134,63 @@ def sense(
     rcs = np.asarray(rcs, float)
     alive = np.asarray(alive, bool)
     n_targets = pos.shape[0]
-    chunks: list[tuple[np.ndarray, np.ndarray]] = []  # (z [d, 3], truth [d])
-    sensor_ids: list[np.ndarray] = []
-    for s in np.flatnonzero(np.asarray(due, bool)):
-        radar = sensors.pos[s]
-        zt = geo.radar_polar(radar, pos)
-        cand = (
-            alive
-            & geo.line_of_sight(radar, pos)
-            & (zt[:, 0] <= sensors.max_range_m[s])
-            & (zt[:, 2] >= sensors.min_el_rad[s])
-            & (zt[:, 2] <= sensors.max_el_rad[s])
-        )
-        pd = np.where(
-            cand,
-            swerling1_pd(
-                snr(zt[:, 0], rcs, sensors.ref_range_m[s], sensors.ref_rcs_m2[s], sensors.pfa[s]),
-                sensors.pfa[s],
-            ),
-            0.0,
-        )
-        hit = rng.random(n_targets) < pd
-        noise = rng.standard_normal((n_targets, 3)) * sensors.sigma[s]
-        z = zt[hit] + noise[hit]
-        z[:, 0] = np.abs(z[:, 0])
-        z[:, 1] = geo.wrap_azimuth(z[:, 1])
-        truth = np.flatnonzero(hit)
-
-        n_clutter = int(rng.poisson(sensors.clutter_per_scan[s]))
-        u01 = rng.random((n_clutter, 3))
-        lo = np.array([0.0, 0.0, sensors.min_el_rad[s]])
-        hi = np.array([sensors.max_range_m[s], TWO_PI, sensors.max_el_rad[s]])
-        zc = lo + u01 * (hi - lo)
-        zc[:, 1] = geo.wrap_azimuth(zc[:, 1])
-
-        chunks.append((z, truth))
-        chunks.append((zc, np.full(n_clutter, -1, dtype=np.int64)))
-        sensor_ids.append(np.full(z.shape[0] + n_clutter, s, dtype=np.int64))
-
-    if not chunks:
+    due_idx = np.asarray(due, bool).nonzero()[0]
+    if due_idx.size == 0:
         return Detections.empty()
-    z_all = np.concatenate([c[0] for c in chunks], axis=0).reshape(-1, 3)
-    if z_all.shape[0] == 0:
+
+    # 1-2 for every sensor at once ([S, N]): the same element-wise operations as sensor by sensor.
+    candidate, slant = geo.coverage(
+        sensors.pos[:, None, :],
+        pos,
+        sensors.max_range_m[:, None],
+        sensors.min_el_rad[:, None],
+        sensors.max_el_rad[:, None],
+    )
+    pfa = sensors.pfa[:, None]
+    snr_sn = snr(slant, rcs, sensors.ref_range_m[:, None], sensors.ref_rcs_m2[:, None], pfa)
+    pd = np.where(candidate & alive, swerling1_pd(snr_sn, pfa), 0.0)[due_idx]
+
+    # The draws, sensor by sensor in the documented order.
+    uniform = np.empty((due_idx.size, n_targets))
+    noise = np.empty((due_idx.size, n_targets, 3))
+    n_clutter, clutter_u = [], []
+    lam = sensors.clutter_per_scan.tolist()
+    for j, s in enumerate(due_idx.tolist()):
+        rng.random(out=uniform[j])
+        rng.standard_normal(out=noise[j])
+        n_clutter.append(int(rng.poisson(lam[s])))
+        clutter_u.append(rng.random((n_clutter[-1], 3)))
+
+    # 2-3: detections with noise; only the detected pairs are converted.
+    j_hit, truth = (uniform < pd).nonzero()
+    s_hit = due_idx[j_hit]
+    z = geo.radar_polar(sensors.pos[s_hit], pos[truth])
+    z += noise[j_hit, truth] * sensors.sigma[s_hit]
+    z[:, 0] = np.abs(z[:, 0])
+    z[:, 1] = geo.wrap_azimuth(z[:, 1])
+
+    # 4: clutter, uniform over each sensor's volume.
+    n_false = sum(n_clutter)
+    if n_false:
+        s_false = np.repeat(due_idx, n_clutter)
+        lo = np.zeros((sensors.pos.shape[0], 3))
+        lo[:, 2] = sensors.min_el_rad
+        span = np.column_stack([sensors.max_range_m, np.full(lo.shape[0], TWO_PI),
+                                sensors.max_el_rad]) - lo
+        zc = lo[s_false] + np.concatenate(clutter_u) * span[s_false]
+        zc[:, 1] = geo.wrap_azimuth(zc[:, 1])
+        sensor = np.concatenate([s_hit, s_false])
+        order = np.argsort(sensor, kind="stable")  # sensor order, targets before clutter
+        z = np.concatenate([z, zc])[order]
+        truth = np.concatenate([truth, np.full(n_false, -1, dtype=np.int64)])[order]
+        sensor = sensor[order]
+    else:
+        sensor = s_hit
+    if z.shape[0] == 0:
         return Detections.empty()
     return Detections(
-        sensor=np.concatenate(sensor_ids),
-        t=np.full(z_all.shape[0], float(t)),
-        z=z_all,
-        truth=np.concatenate([c[1] for c in chunks]).astype(np.int64),
+        sensor=sensor.astype(np.int64),
+        t=np.full(z.shape[0], float(t)),
+        z=z,
+        truth=truth.astype(np.int64),
     )

@@ -38,23 +38,23 @@ _SCALAR_PAIRS = 8  # up to this many candidate pairs, plain Python floats beat N
 
 def gate_pairs(
     pos: np.ndarray, pos_cov: np.ndarray, zc: np.ndarray, R: np.ndarray, gate_chi2: float
-) -> list[tuple[int, int, float]]:
-    """Admissible (in-gate) pairs ``(track, plot, cost)``, sorted by track, then plot.
+) -> tuple[list[int], list[int], list[float]]:
+    """Admissible (in-gate) pairs: ``(tracks, plots, costs)`` lists, by track, then plot.
 
     Tracks last: ``pos [3, K]`` and ``pos_cov [9, K]`` (entries-first, ``sym3``) are the
     predicted positions ``H x`` and their covariances ``H P H^T``; ``zc [D, 3]``,
     ``R [D, 3, 3]`` the converted plots. ``cost`` is ``d2 + ln det(2 pi S)`` as in
     :func:`gate_costs`. The few pairs that pass the per-axis screen are evaluated with Python
-    floats (:func:`_pair_costs`), many with NumPy (:func:`sym3.adjugate_det`).
+    floats (:func:`_pair_costs`), many with NumPy (``sym3``).
     """
     nu = zc.T[:, None, :] - pos[:, :, None]  # [3, K, D]
-    R_t = sym3.entries_first(R)
+    R_t = R.reshape(-1, 9).T
     inside = nu * nu <= (pos_cov[sym3.DIAG, :, None] + R_t[sym3.DIAG, None, :]) * (
         gate_chi2 * _SCREEN
     )  # nu_i^2 <= gate S_ii, [3, K, D]
     rows, cols = (inside[0] & inside[1] & inside[2]).nonzero()
     if rows.size == 0:
-        return []
+        return [], [], []
     S = pos_cov[:, rows] + R_t[:, cols]
     v = nu[:, rows, cols]
     if rows.size <= _SCALAR_PAIRS:
@@ -63,11 +63,13 @@ def gate_pairs(
         adj, det = sym3.adjugate_det(S)
         d2 = (sym3.quadratic_form(adj, v) / det).tolist()
         det = det.tolist()
-    return [
-        (k, d, q + LOG_2PI_3 + math.log(dt))
-        for k, d, q, dt in zip(rows.tolist(), cols.tolist(), d2, det, strict=True)
-        if q <= gate_chi2 and dt > 0.0
-    ]
+    keep = [i for i, (q, dt) in enumerate(zip(d2, det, strict=True)) if q <= gate_chi2 and dt > 0.0]
+    rows, cols = rows.tolist(), cols.tolist()
+    return (
+        [rows[i] for i in keep],
+        [cols[i] for i in keep],
+        [d2[i] + LOG_2PI_3 + math.log(det[i]) for i in keep],
+    )
 
 
 def _pair_costs(S: list, v: list) -> tuple[list[float], list[float]]:
@@ -110,8 +112,8 @@ def gate_costs(
         return cost
     pos_cov = sym3.entries_first(np.asarray(P, float)[:, :3, :3].copy())
     R = np.asarray(R, float).reshape(n_plots, 3, 3)
-    for k, d, c in gate_pairs(x[:, :3].T, pos_cov, zc, R, gate_chi2):
-        cost[k, d] = c
+    rows, cols, costs = gate_pairs(x[:, :3].T, pos_cov, zc, R, gate_chi2)
+    cost[rows, cols] = costs
     return cost
 
 

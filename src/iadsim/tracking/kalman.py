@@ -31,6 +31,7 @@ Update: Kalman gain from the innovation covariance ``S = H P H^T + R``, covarian
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -156,8 +157,8 @@ def convert_measurements(
         zc, J = geo.polar_to_local_jacobian(radar_pos, z)
     else:
         zc, J = geo.polar_to_local(radar_pos, z), geo.polar_jacobian(radar_pos, z)
-    R = (J * (np.asarray(sigma, float) ** 2)[..., None, :]) @ np.swapaxes(J, -1, -2)
-    return zc, 0.5 * (R + np.swapaxes(R, -1, -2))
+    R = (J * (np.asarray(sigma, float) ** 2)[..., None, :]) @ J.swapaxes(-1, -2)
+    return zc, 0.5 * (R + R.swapaxes(-1, -2))
 
 
 def update(
@@ -187,6 +188,33 @@ def _update(
     return x_new, 0.5 * (P_new + P_new.transpose(0, 2, 1))
 
 
+def _predict_update(
+    x: np.ndarray,
+    P: np.ndarray,
+    dt: np.ndarray,
+    accel_sigma: float,
+    zc: np.ndarray,
+    R: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``update(*predict(x, P, dt, accel_sigma), zc, R)`` in one go, without argument checks.
+
+    The same operations, so the same values bit for bit.
+    """
+    fq = np.array([_transition_and_noise(d, accel_sigma) for d in dt.tolist()])
+    fq = fq.reshape(-1, 2, 6, 6)
+    F = fq[:, 0]
+    xp = x.copy()
+    xp[:, :3] += dt[:, None] * x[:, 3:]
+    Pp = F @ P @ F.transpose(0, 2, 1) + fq[:, 1]
+    Pp = 0.5 * (Pp + Pp.transpose(0, 2, 1))
+    gain = _solve(Pp[:, :3, :3] + R, Pp[:, :, :3].transpose(0, 2, 1)).transpose(0, 2, 1)
+    x_new = xp + np.einsum("kij,kj->ki", gain, zc - xp[:, :3])
+    ikh = _EYE6[None].repeat(x.shape[0], axis=0)
+    ikh[:, :, :3] -= gain
+    P_new = ikh @ Pp @ ikh.transpose(0, 2, 1) + gain @ R @ gain.transpose(0, 2, 1)
+    return x_new, 0.5 * (P_new + P_new.transpose(0, 2, 1))
+
+
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``np.linalg.solve(a, b)`` for stacks of matrices: the same LAPACK gufunc, called directly.
 
@@ -197,6 +225,6 @@ def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     if _gufunc_solve is not None:
         out = _gufunc_solve(a, b, signature="dd->d")
-        if np.isfinite(out).all():
+        if math.isfinite(out.sum()):
             return out
     return np.linalg.solve(a, b)

@@ -32,56 +32,58 @@ updater, initiator, deleter) as one pure function over the track file ``state.Tr
 The step never mutates its input and never reads truth. The returned track file shares the
 field arrays that did not change with the input (both are immutable values).
 
-Implementation (per-call cost, not the maths; a scan has a few dozen tracks and plots, so
-the cost is the number of NumPy calls, not their size):
+Implementation (per-call cost, not the maths; see ``stages``): a scan has a few dozen tracks
+and a few plots, so the cost is the number of NumPy calls, not their size.
 
-- the step gathers the live slots once (tracks last: ``[6, K]``, ``[36, K]``, and the five
-  integer fields as one ``[5, K]`` block), works on these, and scatters back once; the
-  returned integer fields are rows of one new ``[5, capacity]`` array;
-- coverage, gating and the deletion test use the closed-form position prediction
-  (``kalman.predict_position``); only tracks that get a plot go through the full 6x6
+- The live slots are gathered once (tracks last) and the changed fields written back once;
+  unchanged fields are shared with the input, and the integer fields are returned as rows of
+  one new ``[5, capacity]`` array.
+- Coverage, gating and the position-std screen use the closed-form position prediction
+  (``kalman.predict_position``). Only the tracks that get a plot go through the 6x6
   :func:`~iadsim.tracking.kalman.predict` and :func:`~iadsim.tracking.kalman.update`, so the
-  stored ``x, P`` are exactly the filter's;
-- gating evaluates only the pairs that pass a trace screen (``associate.gate_pairs``);
-- the position-std test decides from eigenvalue bounds (``sym3.max_eigenvalue_bounds``) and
-  runs ``eigvalsh`` on the filter's own position block only where the threshold lies between
-  them, so it decides exactly as ``eigvalsh`` on every track would.
+  stored ``x, P`` are exactly the filter's.
+- Gating evaluates only the pairs that pass a per-axis screen (``associate.gate_pairs``).
+- The position-std test decides from eigenvalue bounds and runs ``eigvalsh`` on the filter's
+  own position block only where the threshold lies between them.
 """
 
 from __future__ import annotations
 
 import functools
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import chi2
 
-from iadsim import geo
 from iadsim.params import TrackerParams
 from iadsim.state import TRACK_CONFIRMED, TRACK_FREE, TRACK_TENTATIVE, Tracks
-from iadsim.tracking import sym3
-from iadsim.tracking.associate import gate_costs, gate_pairs, gnn
+from iadsim.tracking import stages
 from iadsim.tracking.kalman import (
     _predict,
-    _update,
+    _predict_update,
     convert_measurements,
-    cv_process_noise,
-    cv_transition,
     predict_position,
 )
 
 _I64 = np.int64
 _EMPTY = np.zeros(0, dtype=_I64)
-_EYE3 = np.eye(3)
-_MARGIN = 1e-9  # relative margin of the eigenvalue-bound decisions (covers rounding)
+assert TRACK_FREE == 0  # noqa: S101 - tracker_step finds live slots by status.nonzero()
+_HITS, _MISSES, _SCANS, _STATUS, _ID = range(5)  # rows of the integer block
 
 
 @functools.lru_cache(maxsize=64)
 def _gate_threshold(prob: float) -> float:
     """Chi-square gate for a 3-D innovation (computed once per gate probability)."""
     return float(chi2.ppf(prob, 3))
+
+
+@functools.lru_cache(maxsize=64)
+def _initial_cov(init_speed_sigma: float) -> np.ndarray:
+    """``blockdiag(0, init_speed_sigma^2 I3)``, read-only: ``P`` of a new track before ``R``."""
+    P = np.zeros((6, 6))
+    P[3:, 3:] = np.eye(3) * init_speed_sigma**2
+    P.flags.writeable = False
+    return P
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,114 +114,6 @@ class StepInfo:
             "overflow": self.overflow,
             "absorbed": self.absorbed,
         }
-
-
-def _associate(
-    pos: np.ndarray,
-    pos_cov: np.ndarray,
-    status: np.ndarray,
-    zc: np.ndarray,
-    R: np.ndarray,
-    gate: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Staged GNN: ``(tracks, plots)``, the assigned pairs as index arrays, tracks increasing.
-
-    ``pos [3, K]``, ``pos_cov [9, K]``: predicted tracks, tracks last (``gate_pairs``).
-    Confirmed tracks take their plots first, tentative ones the plots left. When the
-    admissible pairs of a stage form a matching (no track with two plots, no plot with two
-    tracks) :func:`gnn` would take them all, so they are taken without it; otherwise ``gnn``
-    gets the dense matrix of the tracks and plots that have a pair (the rows and columns it
-    keeps itself). When all admissible pairs form a matching the stages do not interact.
-    """
-    pairs = gate_pairs(pos, pos_cov, zc, R, gate)
-    tracks = [k for k, _, _ in pairs]
-    plots = [d for _, d, _ in pairs]
-    if len(set(tracks)) < len(pairs) or len(set(plots)) < len(pairs):
-        taken: dict[int, int] = {}  # plot -> track
-        stage_of = status[tracks].tolist()
-        for stage in (TRACK_CONFIRMED, TRACK_TENTATIVE):
-            sp = [p for p, s in zip(pairs, stage_of, strict=True) if s == stage and p[1] not in taken]
-            rows = sorted({k for k, _, _ in sp})
-            cols = sorted({d for _, d, _ in sp})
-            if len(rows) == len(sp) and len(cols) == len(sp):
-                taken.update((d, k) for k, d, _ in sp)
-                continue
-            sub = np.full((len(rows), len(cols)), np.inf)
-            row_of = {k: i for i, k in enumerate(rows)}
-            col_of = {d: j for j, d in enumerate(cols)}
-            for k, d, c in sp:
-                sub[row_of[k], col_of[d]] = c
-            r, c = gnn(sub)
-            taken.update((cols[j], rows[i]) for i, j in zip(r.tolist(), c.tolist(), strict=True))
-        tracks, plots = [], []
-        for d, k in sorted(taken.items(), key=lambda dk: dk[1]):
-            tracks.append(k)
-            plots.append(d)
-    return np.array(tracks, dtype=_I64), np.array(plots, dtype=_I64)
-
-
-def _wide(
-    pos_cov: np.ndarray,
-    candidates: np.ndarray,
-    exact_cov: Callable[[np.ndarray], np.ndarray],
-    max_sigma: float,
-) -> np.ndarray:
-    """The ``candidates`` (indices) whose position std ``sqrt(lambda_max)`` exceeds ``max_sigma``.
-
-    ``pos_cov [9, K]`` (entries-first) is the position covariance at ``t``. Decided by the
-    bounds of ``sym3.max_eigenvalue_bounds`` with a relative margin ``_MARGIN`` far above
-    rounding; the undecided tracks get ``eigvalsh`` of ``exact_cov(indices) [n, 3, 3]``, their
-    position covariance exactly as the filter has it, so the answer is the one ``eigvalsh`` of
-    every track would give.
-    """
-    lim = max_sigma * max_sigma
-    lo, hi = sym3.max_eigenvalue_bounds(pos_cov[:, candidates])
-    wide = lo > lim * (1.0 + _MARGIN)
-    unsure = ((hi >= lim * (1.0 - _MARGIN)) & ~wide).nonzero()[0]
-    if unsure.size:
-        lam = np.linalg.eigvalsh(exact_cov(candidates[unsure]))[:, -1]
-        wide[unsure] = np.sqrt(np.maximum(lam, 0.0)) > max_sigma
-    return candidates[wide]
-
-
-def _in_coverage(
-    radar_pos: np.ndarray, pos: np.ndarray, max_range_m: float, min_el: float, max_el: float
-) -> np.ndarray:
-    """``geo.coverage`` of the positions ``pos [3, K]``, bool ``[K]``, decided the same way.
-
-    Slant range ``>=`` ground distance, so tracks with ``d > max_range_m`` are outside (most
-    tracks: the miss range is short). For the others ``r`` and ``el`` come from the NumPy
-    formulas of ``geo`` (bit for bit) and the horizon and limit tests run in Python floats
-    (``math.sqrt`` is the correctly rounded square root, like ``np.sqrt``).
-    """
-    d = np.hypot(pos[0] - radar_pos[0], pos[1] - radar_pos[1])
-    near = (d <= max_range_m).nonzero()[0]
-    visible = np.zeros(d.shape, dtype=bool)
-    if near.size == 0:
-        return visible
-    u = pos[2, near]
-    d = d[near]
-    v = (u - radar_pos[2]) - geo._curvature_drop(d)
-    two_kr = 2.0 * geo.K_REFRACTION * geo.EARTH_RADIUS_M
-    horizon_r = math.sqrt(two_kr * max(float(radar_pos[2]), 0.0))
-    visible[near] = [
-        u_t > 0.0
-        and d_t <= horizon_r + math.sqrt(two_kr * max(u_t, 0.0))
-        and r_t <= max_range_m
-        and min_el <= el_t <= max_el
-        for u_t, d_t, r_t, el_t in zip(
-            u.tolist(), d.tolist(), np.hypot(d, v).tolist(), np.arctan2(v, d).tolist(),
-            strict=True,
-        )
-    ]
-    return visible
-
-
-def _scatter(full: np.ndarray, idx: np.ndarray, values: np.ndarray | float) -> np.ndarray:
-    """A copy of ``full`` with ``full[idx] = values``."""
-    out = full.copy()
-    out[idx] = values
-    return out
 
 
 def tracker_step(
@@ -254,121 +148,121 @@ def tracker_step(
     n_plots = z.shape[0]
     accel = float(params.accel_sigma_mps2)
 
-    # 1-3: split live tracks, predict positions, coverage. Arrays over ``ci`` are tracks last.
-    live = (tracks.status != TRACK_FREE).nonzero()[0]
-    t_upd = tracks.t_update[live]
-    late = t_upd > t
+    # 1-3: split live tracks, predict positions, coverage. Lists and arrays over ``ci``.
+    live = tracks.status.nonzero()[0]  # status != TRACK_FREE (== 0)
+    dt = t - tracks.t_update[live]
     li, ci = _EMPTY, live
-    if np.count_nonzero(late):
-        li, ci, t_upd = live[late], live[~late], t_upd[~late]
-    dt = t - t_upd
+    if dt.size and dt.min() < 0.0:  # t_update > t
+        late = dt < 0.0
+        li, ci, dt = live[late], live[~late], dt[~late]
     P_rows = tracks.P.reshape(-1, 36).take(ci, axis=0)  # [n, 36]
-    pos, pos_cov = predict_position(tracks.x.take(ci, axis=0).T, P_rows.T, dt, accel)
-    in_cov = _in_coverage(radar_pos, pos, max_range_m, min_el_rad, max_el_rad)
+    pos, pos_cov = predict_position(tracks.x.T.take(ci, axis=1), P_rows.T, dt, accel)
+    touched = stages.in_coverage(radar_pos, pos, max_range_m, min_el_rad, max_el_rad)
+    ints = np.array([tracks.hits, tracks.misses, tracks.n_scans, tracks.status, tracks.track_id])
+    cols = ints.take(ci, axis=1).tolist()  # the new integer fields, and their live columns
 
     # 4: staged GNN, confirmed tracks first.
-    status_c = tracks.status[ci]
-    a = pa = _EMPTY  # assigned tracks (indices into ci, increasing) and their plots
+    a: list[int] = []  # assigned tracks (indices into ci, increasing) ...
+    pa: list[int] = []  # ... and their plots
     zc = R = None
     if n_plots:
         zc, R = convert_measurements(radar_pos, z, sigma)
         if ci.size:
-            a, pa = _associate(pos, pos_cov, status_c, zc, R, _gate_threshold(params.gate_prob))
-    assigned = np.zeros(ci.size, dtype=bool)
-    free = np.ones(n_plots, dtype=bool)
-    plot_track_id = np.full(n_plots, -1, dtype=_I64)
+            gate = _gate_threshold(params.gate_prob)
+            a, pa = stages.associate(pos, pos_cov, cols[_STATUS], zc, R, gate)
 
     # 5: update (the full filter, on the assigned tracks only).
-    x, P, t_update = tracks.x, tracks.P, tracks.t_update
+    x, P, t_update, t_init = tracks.x, tracks.P, tracks.t_update, tracks.t_init
+    plot_track_id = [-1] * n_plots
     Pu = None
-    if a.size:
-        assigned[a] = True
-        free[pa] = False
-        slots = ci[a]
-        xu, Pu = _update(*_predict(x[slots], P[slots], dt[a], accel), zc[pa], R[pa])
-        x, P = _scatter(x, slots, xu), _scatter(P, slots, Pu)
-        t_update = _scatter(t_update, slots, t)
-        plot_track_id[pa] = tracks.track_id[slots]
-        pos_cov[:, a] = Pu[:, :3, :3].reshape(-1, 9).T  # P at t: updated where updated
+    if a:
+        ia, ipa = np.array(a), np.array(pa)
+        slots = ci.take(ia)
+        xu, Pu = _predict_update(
+            x.take(slots, axis=0), P.take(slots, axis=0), dt.take(ia), accel,
+            zc.take(ipa, axis=0), R.take(ipa, axis=0),
+        )
+        x, P, t_update = x.copy(), P.copy(), t_update.copy()
+        x[slots], P[slots], t_update[slots] = xu, Pu, t
+        pos_cov[:, ia] = Pu[:, :3, :3].reshape(-1, 9).T  # P at t: updated where updated
+        ids = cols[_ID]
+        for k, d in zip(a, pa, strict=True):
+            plot_track_id[d] = ids[k]
+            touched[k] = 2
 
     # 1 (cont.): plots that belong to out-of-sequence tracks are absorbed.
+    free = list(range(n_plots))  # plots left, increasing
+    if pa:
+        taken = set(pa)
+        free = [d for d in free if d not in taken]
     absorbed = 0
-    if li.size and free.any():
-        absorbed = _absorb(tracks, li, t, zc, R, free, params)
+    if li.size and free:
+        left = stages.absorb(tracks, li, t, zc, R, free, params, _gate_threshold(params.gate_prob))
+        absorbed, free = len(free) - len(left), left
 
-    # 5-6: counters, confirmation, deletion by counters (all tracks of ``ci``).
-    counts = np.array([tracks.hits, tracks.misses, tracks.n_scans]).take(ci, axis=1)
-    hits_c, misses_c, scans_c = counts
-    touched = in_cov | assigned
-    tentative = status_c == TRACK_TENTATIVE
-    hits_c += assigned
-    misses_c += in_cov
-    misses_c *= ~assigned
-    scans_c += touched & tentative
-    newly = tentative & (hits_c >= params.confirm_m) & (scans_c <= params.confirm_n)
-    status_c[newly] = TRACK_CONFIRMED
-    tentative ^= newly
-    gone = np.where(tentative, scans_c >= params.confirm_n, misses_c >= params.delete_misses)
+    # 5-6: counters, confirmation, deletion by counters.
+    newly, gone, changed = stages.count(cols[:4], touched, params)
+    hits_c, status_c = cols[_HITS], cols[_STATUS]
 
-    # 6 (cont.): deletion by position std (confirmed tracks, or tentative ones seen twice).
+    # 6 (cont.): deletion by position std (confirmed tracks, or tentative ones seen twice),
+    # screened by lambda_max <= trace.
     lim = params.max_pos_sigma_m**2
-    maybe = (pos_cov[0] + pos_cov[4] + pos_cov[8] >= lim * (1.0 - _MARGIN)).nonzero()[0]
-    if maybe.size:  # lambda_max <= trace: the others are narrow
-        maybe = maybe[~tentative[maybe] | (hits_c[maybe] >= 2)]
-    if maybe.size:
+    maybe = (pos_cov[0] + pos_cov[4] + pos_cov[8] >= lim * (1.0 - stages.MARGIN)).nonzero()[0]
+    maybe = [k for k in maybe.tolist() if status_c[k] == TRACK_CONFIRMED or hits_c[k] >= 2]
+    if maybe:
+        row_of_update = {k: j for j, k in enumerate(a)}
 
-        def exact_cov(idx: np.ndarray) -> np.ndarray:
+        def exact_cov(idx: list[int]) -> np.ndarray:
             """Position block of P at t as the filter has it (updated, else predicted)."""
-            cov = _predict(tracks.x[ci[idx]], P_rows[idx].reshape(-1, 6, 6), dt[idx], accel)[1]
+            i = np.array(idx)
+            cov = _predict(tracks.x[ci[i]], P_rows[i].reshape(-1, 6, 6), dt[i], accel)[1]
             cov = cov[:, :3, :3]
-            upd = assigned[idx]
-            if upd.any():
-                cov[upd] = Pu[np.searchsorted(a, idx[upd]), :3, :3]
+            for j, k in enumerate(idx):
+                if k in row_of_update:
+                    cov[j] = Pu[row_of_update[k], :3, :3]
             return cov
 
-        gone[_wide(pos_cov, maybe, exact_cov, params.max_pos_sigma_m)] = True
-    gone_idx = gone.nonzero()[0]
-    del_conf = gone_idx[~tentative[gone_idx]]
-    deleted_ids = tracks.track_id[ci[del_conf]]
-    confirmed_slots = ci[newly]
-
-    status, track_id = tracks.status, tracks.track_id
-    hits, misses, n_scans = tracks.hits, tracks.misses, tracks.n_scans
-    if touched.any():
-        hits, misses = _scatter(hits, ci, hits_c), _scatter(misses, ci, misses_c)
-        n_scans = _scatter(n_scans, ci, scans_c)
-    if gone_idx.size:
-        status_c[gone_idx] = TRACK_FREE
-        track_id = _scatter(track_id, ci[gone_idx], -1)
-    if gone_idx.size or confirmed_slots.size:
-        status = _scatter(status, ci, status_c)
+        wide = stages.too_wide(pos_cov, maybe, exact_cov, params.max_pos_sigma_m)
+        gone = sorted(set(gone).union(wide))
+        changed = sorted(set(changed).union(wide))
+    ids = cols[_ID]
+    deleted_ids = [ids[k] for k in gone if status_c[k] == TRACK_CONFIRMED]
+    for k in gone:
+        status_c[k] = TRACK_FREE
+        ids[k] = -1
+    if len(changed) > 4:
+        ints[:, ci[changed]] = [[col[k] for k in changed] for col in cols]
+    else:  # a few columns: basic indexing is cheaper than one fancy assignment
+        for k in changed:
+            ints[:, ci[k]] = [col[k] for col in cols]
+    confirmed_slots = ci[newly].tolist() if newly else []
 
     # 7: one-point initiation from the plots left.
-    t_init = tracks.t_init
-    new_plots = free.nonzero()[0]
     n_new = 0
-    if new_plots.size:
-        free_slots = (status == TRACK_FREE).nonzero()[0]
-        n_new = min(new_plots.size, free_slots.size)
-        ns, npl = free_slots[:n_new], new_plots[:n_new]
-        new_ids = np.arange(tracks.next_id, tracks.next_id + n_new, dtype=_I64)
-        x_new = np.zeros((n_new, 6))
-        x_new[:, :3] = zc[npl]
-        P_new = np.zeros((n_new, 6, 6))
-        P_new[:, :3, :3] = R[npl]
-        P_new[:, 3:, 3:] = _EYE3 * params.init_speed_sigma_mps**2
-        x, P = _scatter(x, ns, x_new), _scatter(P, ns, P_new)
-        t_update, t_init = _scatter(t_update, ns, t), _scatter(t_init, ns, t)
-        # M-of-N met by the first plot when confirm_m <= 1.
+    if free:
+        free_slots = (ints[_STATUS] == TRACK_FREE).nonzero()[0]
+        n_new = min(len(free), free_slots.size)
+        ns, npl = free_slots[:n_new], free[:n_new]
+        new_ids = list(range(tracks.next_id, tracks.next_id + n_new))
+        if x is tracks.x:
+            x, P, t_update = x.copy(), P.copy(), t_update.copy()
+        x[ns] = 0.0
+        x[ns, :3] = zc[npl]
+        P[ns] = _initial_cov(params.init_speed_sigma_mps)
+        P[ns, :3, :3] = R[npl]
+        t_update[ns] = t
+        t_init = t_init.copy()
+        t_init[ns] = t
+        # hits = 1, misses = 0, n_scans = 1; M-of-N met by the first plot when confirm_m <= 1.
         first = TRACK_CONFIRMED if params.confirm_m <= 1 <= params.confirm_n else TRACK_TENTATIVE
-        status = _scatter(status, ns, first)
-        track_id = _scatter(track_id, ns, new_ids)
-        hits, misses = _scatter(hits, ns, 1), _scatter(misses, ns, 0)
-        n_scans = _scatter(n_scans, ns, 1)
-        plot_track_id[npl] = new_ids
+        ints[:4, ns] = [[1], [0], [1], [first]]
+        ints[_ID, ns] = new_ids
+        for d, tid in zip(npl, new_ids, strict=True):
+            plot_track_id[d] = tid
         if first == TRACK_CONFIRMED:
-            confirmed_slots = np.concatenate([confirmed_slots, ns])
+            confirmed_slots += ns.tolist()
 
+    hits, misses, n_scans, status, track_id = ints
     out = Tracks(
         x=x,
         P=P,
@@ -382,41 +276,16 @@ def tracker_step(
         next_id=int(tracks.next_id + n_new),
     )
     info = StepInfo(
-        updated=int(a.size),
+        updated=len(a),
         initiated=n_new,
-        confirmed=int(confirmed_slots.size),
-        deleted_confirmed=int(del_conf.size),
-        deleted_tentative=int(gone_idx.size - del_conf.size),
+        confirmed=len(confirmed_slots),
+        deleted_confirmed=len(deleted_ids),
+        deleted_tentative=len(gone) - len(deleted_ids),
         out_of_sequence=int(li.size),
-        overflow=int(new_plots.size - n_new),
+        overflow=len(free) - n_new,
         absorbed=absorbed,
-        confirmed_ids=track_id[confirmed_slots],
-        deleted_ids=deleted_ids,
-        plot_track_id=plot_track_id,
+        confirmed_ids=track_id[confirmed_slots] if confirmed_slots else _EMPTY.copy(),
+        deleted_ids=np.array(deleted_ids, dtype=_I64) if deleted_ids else _EMPTY.copy(),
+        plot_track_id=np.array(plot_track_id, dtype=_I64),
     )
     return out, info
-
-
-def _absorb(
-    tracks: Tracks,
-    li: np.ndarray,
-    t: float,
-    zc: np.ndarray,
-    R: np.ndarray,
-    free: np.ndarray,
-    params: TrackerParams,
-) -> int:
-    """Mark as used (in ``free``) the plots that gate with the out-of-sequence tracks ``li``.
-
-    Retrodiction ``F(t - t_update) x``, ``F P F^T + Q(|t - t_update|)``, then GNN. Returns the
-    number of plots absorbed.
-    """
-    dtl = t - tracks.t_update[li]
-    F = cv_transition(dtl)
-    xl = np.einsum("kij,kj->ki", F, tracks.x[li])
-    Pl = F @ tracks.P[li] @ np.swapaxes(F, -1, -2)
-    Pl = Pl + cv_process_noise(np.abs(dtl), params.accel_sigma_mps2)
-    cols = np.flatnonzero(free)
-    _r, c = gnn(gate_costs(xl, Pl, zc[cols], R[cols], _gate_threshold(params.gate_prob)))
-    free[cols[c]] = False
-    return int(c.size)
