@@ -28,9 +28,10 @@ def main() -> None:
                     default=sorted(Path("scenarios").glob("*.yaml")))
     args = ap.parse_args()
     cores = default_workers()
-    table = Table("scenario", "threats", "workers", "runs", "wall s", "runs/s", "s/run",
-                  "speed-up", title=f"iadsim {iadsim.__version__}: runs per second "
-                                    f"({os.cpu_count()} cores)")
+    table = Table(title=f"iadsim {iadsim.__version__}: runs per second ({os.cpu_count()} cores)")
+    for col in ("scenario", "threats", "workers", "runs", "wall s", "runs/s", "s/run",
+                "speed-up"):
+        table.add_column(col, no_wrap=True)
     for path in args.scenarios:
         sc = iadsim.load_scenario(path)
         base = None

@@ -7,7 +7,8 @@ many. Two scenarios that differ only in doctrine see the same threats and the sa
 draws run by run as far as their histories agree (common random numbers).
 
 Runs are sent to worker processes in batches (a few per worker) to keep the scheduling cost
-small. Run 0 is simulated in the calling process with recording on, for reports.
+small. Run 0 is simulated with recording on (paths, magazines) for reports; recording draws no
+random numbers, so its metrics are those of an unrecorded run 0.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ def _batch(base: Params, seed: int, runs: list[int]) -> list[dict]:
     return [simulate_params(base, seed, r).metrics for r in runs]
 
 
+def _first(base: Params, seed: int) -> SimResult:
+    return simulate_params(base, seed, 0, record=True)
+
+
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else (os.cpu_count() or 1))
@@ -120,12 +125,13 @@ def run_campaign(sc: Scenario | Params, runs: int = 200, seed: int | None = None
         base = compile_scenario(sc)
         seed = sc.seed if seed is None else seed
     workers = default_workers() if workers is None else max(1, workers)
-    first = simulate_params(base, seed, 0, record=True)
-    rows = [first.metrics]
-    if progress:
-        progress(1)
     rest = list(range(1, runs))
+    rows: list[dict] = []
     if workers == 1 or len(rest) < 2:
+        first = _first(base, seed)
+        rows.append(first.metrics)
+        if progress:
+            progress(1)
         for r in rest:
             rows.append(simulate_params(base, seed, r).metrics)
             if progress:
@@ -134,13 +140,15 @@ def run_campaign(sc: Scenario | Params, runs: int = 200, seed: int | None = None
         size = max(1, min(50, len(rest) // (workers * 4)))
         chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_batch, base, seed, c) for c in chunks]
+            head = pool.submit(_first, base, seed)  # run 0, recorded, in the pool too
+            futures = [head] + [pool.submit(_batch, base, seed, c) for c in chunks]
             try:
                 for f in as_completed(futures):
-                    got = f.result()
+                    got = [f.result().metrics] if f is head else f.result()
                     rows += got
                     if progress:
                         progress(len(got))
+                first = head.result()
             except BaseException:
                 for f in futures:
                     f.cancel()
