@@ -106,3 +106,41 @@ def test_local_geodetic_round_trip() -> None:
     np.testing.assert_array_equal(alt2, alt)
     # The origin maps to (0, 0, h0).
     np.testing.assert_allclose(geo.to_local(*ORIGIN, ORIGIN), [0.0, 0.0, ORIGIN[2]], atol=1e-6)
+
+
+def test_coverage_is_the_composition_bit_for_bit() -> None:
+    # geo.coverage computes radar_polar's r and el and line_of_sight once; same values.
+    rng = np.random.default_rng(3)
+    radars = np.column_stack(
+        [rng.uniform(-5e4, 5e4, 4), rng.uniform(-5e4, 5e4, 4), [0.0, 20.0, 40.0, -5.0]]
+    )
+    targets = np.column_stack(
+        [rng.uniform(-4e5, 4e5, 300), rng.uniform(-4e5, 4e5, 300), rng.uniform(-200, 2e4, 300)]
+    )
+    max_range, min_el, max_el = np.array([1e5, 2e5, 4e5, 3e5]), -0.02, 0.8
+    visible, rng_m = geo.coverage(radars[:, None, :], targets, max_range[:, None], min_el, max_el)
+    assert visible.shape == rng_m.shape == (4, 300)
+    for s, radar in enumerate(radars):
+        z = geo.radar_polar(radar, targets)
+        want = (
+            geo.line_of_sight(radar, targets)
+            & (z[:, 0] <= max_range[s])
+            & (z[:, 2] >= min_el)
+            & (z[:, 2] <= max_el)
+        )
+        np.testing.assert_array_equal(visible[s], want)
+        np.testing.assert_array_equal(rng_m[s], z[:, 0])
+    assert 0 < visible.sum() < visible.size
+
+
+@pytest.mark.parametrize("n_plots", [0, 1, 3, 8, 9, 40])
+def test_polar_to_local_jacobian_is_the_pair_bit_for_bit(n_plots: int) -> None:
+    # Both code paths (Python floats for a few plots, arrays for many) give exactly the values
+    # of polar_to_local and polar_jacobian: the tracker's state depends on it.
+    rng = np.random.default_rng(n_plots)
+    radar = np.array([1234.5, -987.6, 31.0])
+    z = rng.uniform([1e3, 0.0, -0.1], [4e5, 2 * np.pi, 1.5], (n_plots, 3))  # (r, az, el)
+    local, jac = geo.polar_to_local_jacobian(radar, z)
+    assert local.shape == (n_plots, 3) and jac.shape == (n_plots, 3, 3)
+    np.testing.assert_array_equal(local, geo.polar_to_local(radar, z))
+    np.testing.assert_array_equal(jac, geo.polar_jacobian(radar, z))

@@ -201,3 +201,65 @@ def test_dead_targets_and_out_of_limits_not_detected() -> None:
         ]
     )
     np.testing.assert_array_equal(np.unique(truths), [3])
+
+
+def reference_sense(t, due, sensors, pos, rcs, alive, rng) -> tuple[np.ndarray, ...]:
+    """The documented procedure, sensor by sensor (as sense was first written)."""
+    n = pos.shape[0]
+    zs, truths, ids = [np.zeros((0, 3))], [np.zeros(0, dtype=np.int64)], [np.zeros(0, np.int64)]
+    for s in np.flatnonzero(due):
+        radar = sensors.pos[s]
+        zt = geo.radar_polar(radar, pos)
+        cand = (
+            alive
+            & geo.line_of_sight(radar, pos)
+            & (zt[:, 0] <= sensors.max_range_m[s])
+            & (zt[:, 2] >= sensors.min_el_rad[s])
+            & (zt[:, 2] <= sensors.max_el_rad[s])
+        )
+        pfa = sensors.pfa[s]
+        snr = sensing.snr(zt[:, 0], rcs, sensors.ref_range_m[s], sensors.ref_rcs_m2[s], pfa)
+        pd = np.where(cand, sensing.swerling1_pd(snr, pfa), 0.0)
+        hit = rng.random(n) < pd
+        noise = rng.standard_normal((n, 3)) * sensors.sigma[s]
+        z = zt[hit] + noise[hit]
+        z[:, 0] = np.abs(z[:, 0])
+        z[:, 1] = geo.wrap_azimuth(z[:, 1])
+        n_clutter = int(rng.poisson(sensors.clutter_per_scan[s]))
+        u01 = rng.random((n_clutter, 3))
+        lo = np.array([0.0, 0.0, sensors.min_el_rad[s]])
+        hi = np.array([sensors.max_range_m[s], 2 * np.pi, sensors.max_el_rad[s]])
+        zc = lo + u01 * (hi - lo)
+        zc[:, 1] = geo.wrap_azimuth(zc[:, 1])
+        zs += [z, zc]
+        truths += [np.flatnonzero(hit), np.full(n_clutter, -1, dtype=np.int64)]
+        ids.append(np.full(z.shape[0] + n_clutter, s, dtype=np.int64))
+    z_all = np.concatenate(zs)
+    return np.concatenate(ids), np.full(len(z_all), float(t)), z_all, np.concatenate(truths)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_sense_matches_the_documented_procedure_bit_for_bit(seed: int) -> None:
+    # Same plots, same order, and the same draws from the stream (its state afterwards).
+    rng = np.random.default_rng(seed)
+    n_s, n = int(rng.integers(1, 8)), int(rng.integers(0, 50))
+    sensors = make_sensors(
+        n_s,
+        pos=np.column_stack([rng.uniform(-1e5, 1e5, (n_s, 2)), rng.uniform(0, 40, n_s)]),
+        ref_range_m=rng.uniform(2e4, 3e5, n_s),
+        max_range_m=rng.uniform(3e4, 5e5, n_s),
+        pfa=10.0 ** -rng.uniform(4, 8, n_s),
+        clutter_per_scan=rng.choice([0.0, 0.5, 3.0, 20.0], n_s),
+        sigma=rng.uniform([5, 1e-4, 1e-4], [100, 3e-3, 3e-3], (n_s, 3)),
+        min_el_rad=rng.choice([-0.05, 0.0], n_s),
+        max_el_rad=rng.choice([0.5, 1.4], n_s),
+    )
+    pos = rng.uniform([-3e5, -3e5, -100], [3e5, 3e5, 2e4], (n, 3))
+    rcs, alive, due = rng.uniform(1e-3, 10, n), rng.random(n) < 0.8, rng.random(n_s) < 0.7
+    r_new, r_ref = np.random.default_rng(seed + 100), np.random.default_rng(seed + 100)
+    det = sensing.sense(3.5, due, sensors, pos, rcs, alive, r_new)
+    want = reference_sense(3.5, due, sensors, pos, rcs, alive, r_ref)
+    for got, exp in zip((det.sensor, det.t, det.z, det.truth), want, strict=True):
+        np.testing.assert_array_equal(got, exp)
+        assert got.dtype == exp.dtype and got.shape == exp.shape
+    assert r_new.bit_generator.state == r_ref.bit_generator.state

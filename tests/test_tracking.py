@@ -6,21 +6,27 @@ import itertools
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from scipy import stats
 
 from iadsim import geo, sensing
 from iadsim.params import SensorParams, TrackerParams
 from iadsim.state import TRACK_CONFIRMED, TRACK_FREE, TRACK_TENTATIVE, Tracks
 from iadsim.tracking import (
     convert_measurements,
+    cv_process_noise,
+    cv_transition,
     gate_costs,
     gnn,
     predict,
+    sym3,
     tracker_step,
     update,
 )
+from iadsim.tracking.kalman import predict_position
 
 RADAR = np.array([0.0, 0.0, 20.0])
 MAX_RANGE = 400e3
@@ -332,3 +338,229 @@ def test_step_does_not_mutate_input() -> None:
     )
     for f, arr in snapshot.items():
         np.testing.assert_array_equal(getattr(tracks, f), arr)
+
+
+# --- Fast paths against the plain formulas -----------------------------------------------
+
+
+def test_sym3_closed_forms_match_linalg() -> None:
+    rng = np.random.default_rng(11)
+    A = rng.standard_normal((200, 3, 3)) * rng.uniform(1e-2, 1e4, (200, 1, 3))
+    S = A @ np.swapaxes(A, -1, -2) + 1e-3 * np.eye(3)
+    flat = S.reshape(-1, 9).T
+    adj, det = sym3.adjugate_det(flat)
+    np.testing.assert_allclose(det, np.linalg.det(S), rtol=1e-9)
+    inv = (adj / det).T.reshape(-1, 3, 3)
+    np.testing.assert_allclose(inv @ S, np.broadcast_to(np.eye(3), S.shape), atol=1e-7)
+    v = rng.standard_normal((200, 3))
+    d2 = np.einsum("ki,ki->k", v, np.linalg.solve(S, v[..., None])[..., 0])
+    np.testing.assert_allclose(sym3.quadratic_form(adj, v.T) / det, d2, rtol=1e-7)
+    lo, hi = sym3.max_eigenvalue_bounds(flat)
+    lam = np.linalg.eigvalsh(S)[:, -1]
+    assert np.all(lo <= lam * (1 + 1e-12)) and np.all(lam <= hi * (1 + 1e-12))
+    diag = np.zeros((9, 1))
+    diag[sym3.DIAG, 0] = [4.0, 9.0, 1.0]
+    assert sym3.max_eigenvalue_bounds(diag) == (9.0, 9.0)  # exact for a diagonal matrix
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), dt=st.floats(0.0, 30.0), accel=st.floats(0.0, 100.0))
+def test_predict_position_is_part_of_predict(seed: int, dt: float, accel: float) -> None:
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((5, 6, 6)) * rng.uniform(0.1, 1e3, (5, 1, 6))
+    P = A @ np.swapaxes(A, -1, -2)
+    P = 0.5 * (P + np.swapaxes(P, -1, -2))
+    x = rng.standard_normal((5, 6)) * 1e3
+    dts = np.full(5, dt)
+    xp, Pp = predict(x, P, dts, accel)
+    pos, cov = predict_position(x.T, P.reshape(5, 36).T, dts, accel)
+    np.testing.assert_array_equal(pos, xp[:, :3].T)  # p + dt v, written the same way
+    np.testing.assert_allclose(cov.T.reshape(5, 3, 3), Pp[:, :3, :3], rtol=1e-12, atol=1e-9)
+    F, Q = cv_transition(dts), cv_process_noise(dts, accel)  # the cache gives these exactly
+    P_ref = F @ P @ np.swapaxes(F, -1, -2) + Q
+    np.testing.assert_array_equal(Pp, 0.5 * (P_ref + np.swapaxes(P_ref, -1, -2)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), spread=st.floats(1.0, 3e4))
+def test_gate_screen_keeps_every_admissible_pair(seed: int, spread: float) -> None:
+    # The per-axis screen may only drop pairs that are out of the gate: compare with LU.
+    rng = np.random.default_rng(seed)
+    k, d = 12, 9
+    A = rng.standard_normal((k, 6, 6)) * rng.uniform(1.0, 3e3, (k, 1, 6))
+    P = A @ np.swapaxes(A, -1, -2)
+    x = rng.standard_normal((k, 6)) * spread
+    zc = x[rng.integers(0, k, d), :3] + rng.standard_normal((d, 3)) * rng.uniform(1, 3e3, (d, 1))
+    B = rng.standard_normal((d, 3, 3)) * rng.uniform(1.0, 300.0, (d, 1, 3))
+    R = B @ np.swapaxes(B, -1, -2) + np.eye(3)
+    cost = gate_costs(x, P, zc, R, 11.34)
+    S = P[:, None, :3, :3] + R[None]
+    nu = zc[None] - x[:, None, :3]
+    d2 = np.einsum("kdi,kdi->kd", nu, np.linalg.solve(S, nu[..., None])[..., 0])
+    want = d2 + 3 * np.log(2 * np.pi) + np.linalg.slogdet(S)[1]
+    assert np.array_equal(np.isfinite(cost), d2 <= 11.34)
+    np.testing.assert_allclose(cost[np.isfinite(cost)], want[d2 <= 11.34], rtol=1e-9)
+
+
+def reference_step(tracks, radar, z, sigma, t, max_range, params, min_el, max_el):
+    """The track-file step as first written: dense NumPy over every live track (module doc)."""
+    x, P = tracks.x.copy(), tracks.P.copy()
+    t_upd, t_init = tracks.t_update.copy(), tracks.t_init.copy()
+    hits, misses, scans = tracks.hits.copy(), tracks.misses.copy(), tracks.n_scans.copy()
+    status, ids = tracks.status.copy(), tracks.track_id.copy()
+    gate = float(stats.chi2.ppf(params.gate_prob, 3))
+
+    def costs(xk, Pk, zd, Rd):
+        if len(xk) == 0 or len(zd) == 0:
+            return np.full((len(xk), len(zd)), np.inf)
+        S = Pk[:, None, :3, :3] + Rd[None]
+        nu = zd[None] - xk[:, None, :3]
+        d2 = np.einsum("kdi,kdi->kd", nu, np.linalg.solve(S, nu[..., None])[..., 0])
+        cost = d2 + 3.0 * np.log(2.0 * np.pi) + np.linalg.slogdet(S)[1]
+        return np.where(d2 <= gate, cost, np.inf)
+
+    live = status != TRACK_FREE
+    late = live & (t_upd > t)
+    ci = np.flatnonzero(live & ~late)
+    xp, Pp = predict(x[ci], P[ci], t - t_upd[ci], params.accel_sigma_mps2)
+    zp = geo.radar_polar(radar, xp[:, :3])
+    in_cov = (
+        geo.line_of_sight(radar, xp[:, :3])
+        & (zp[:, 0] <= max_range)
+        & (zp[:, 2] >= min_el)
+        & (zp[:, 2] <= max_el)
+    )
+    zc, R = convert_measurements(radar, z, sigma)
+    st_c = status[ci]
+    plot_of, free = np.full(ci.size, -1), np.ones(len(z), dtype=bool)
+    for rows in (np.flatnonzero(st_c == TRACK_CONFIRMED), np.flatnonzero(st_c == TRACK_TENTATIVE)):
+        cols = np.flatnonzero(free)
+        r, c = gnn(costs(xp[rows], Pp[rows], zc[cols], R[cols]))
+        plot_of[rows[r]] = cols[c]
+        free[cols[c]] = False
+    a = np.flatnonzero(plot_of >= 0)
+    xu, Pu = update(xp[a], Pp[a], zc[plot_of[a]], R[plot_of[a]])
+    x[ci[a]], P[ci[a]], t_upd[ci[a]] = xu, Pu, t
+    hits[ci[a]] += 1
+    misses[ci[a]] = 0
+    pid = np.full(len(z), -1)
+    pid[plot_of[a]] = ids[ci[a]]
+    misses[ci[in_cov & (plot_of < 0)]] += 1
+    scans[ci[(in_cov | (plot_of >= 0)) & (st_c == TRACK_TENTATIVE)]] += 1
+    li = np.flatnonzero(late)
+    if li.size and free.any():
+        F = cv_transition(t - t_upd[li])  # retrodiction, Q(|dt|)
+        xl = np.einsum("kij,kj->ki", F, x[li])
+        Pl = F @ P[li] @ np.swapaxes(F, -1, -2)
+        Pl = Pl + cv_process_noise(np.abs(t - t_upd[li]), params.accel_sigma_mps2)
+        cols = np.flatnonzero(free)
+        free[cols[gnn(costs(xl, Pl, zc[cols], R[cols]))[1]]] = False
+    tent = status[ci] == TRACK_TENTATIVE
+    newly = ci[tent & (hits[ci] >= params.confirm_m) & (scans[ci] <= params.confirm_n)]
+    status[newly] = TRACK_CONFIRMED
+    Pt = Pp.copy()
+    Pt[a] = Pu
+    sigma_pos = np.sqrt(np.maximum(np.linalg.eigvalsh(Pt[:, :3, :3])[:, -1], 0.0))
+    wide = sigma_pos > params.max_pos_sigma_m
+    st_c = status[ci]
+    gone_c = ci[(st_c == TRACK_CONFIRMED) & ((misses[ci] >= params.delete_misses) | wide)]
+    gone_t = ci[
+        (st_c == TRACK_TENTATIVE) & ((scans[ci] >= params.confirm_n) | ((hits[ci] >= 2) & wide))
+    ]
+    deleted = ids[gone_c].copy()
+    status[gone_c], status[gone_t], ids[gone_c], ids[gone_t] = 0, 0, -1, -1
+    new_plots, slots = np.flatnonzero(free), np.flatnonzero(status == TRACK_FREE)
+    n_new = min(new_plots.size, slots.size)
+    ns, npl = slots[:n_new], new_plots[:n_new]
+    x[ns], P[ns] = 0.0, 0.0
+    x[ns, :3], P[ns, :3, :3] = zc[npl], R[npl]
+    P[ns, 3:, 3:] = np.eye(3) * params.init_speed_sigma_mps**2
+    t_upd[ns], t_init[ns], hits[ns], misses[ns], scans[ns] = t, t, 1, 0, 1
+    status[ns], ids[ns] = TRACK_TENTATIVE, tracks.next_id + np.arange(n_new)
+    pid[npl] = ids[ns]
+    if params.confirm_m <= 1 <= params.confirm_n:
+        status[ns] = TRACK_CONFIRMED
+        newly = np.concatenate([newly, ns])
+    fields = dict(
+        x=x,
+        P=P,
+        t_update=t_upd,
+        t_init=t_init,
+        hits=hits,
+        misses=misses,
+        n_scans=scans,
+        status=status,
+        track_id=ids,
+    )
+    info = dict(
+        updated=a.size,
+        initiated=n_new,
+        confirmed=newly.size,
+        deleted_confirmed=gone_c.size,
+        deleted_tentative=gone_t.size,
+        out_of_sequence=li.size,
+        overflow=new_plots.size - n_new,
+        confirmed_ids=ids[newly],
+        deleted_ids=deleted,
+        plot_track_id=pid,
+    )
+    return fields, tracks.next_id + n_new, info
+
+
+def random_scan(rng: np.random.Generator):
+    """A track file in any state (counters, late tracks, wide covariances) and a scan."""
+    k = int(rng.integers(1, 40))
+    status = rng.choice([TRACK_FREE, TRACK_TENTATIVE, TRACK_CONFIRMED], k, p=[0.3, 0.35, 0.35])
+    truth = rng.uniform([-2e5, -2e5, -100.0], [2e5, 2e5, 15e3], (k, 3))
+    vel = rng.normal(0.0, [200.0, 200.0, 20.0], (k, 3))
+    A = rng.standard_normal((k, 6, 6)) * rng.choice([1.0, 30.0, 300.0, 3000.0], (k, 1, 6))
+    P = A @ np.swapaxes(A, -1, -2) + np.eye(6)
+    t = 100.0
+    t_update = t - rng.choice([0.0, 1.0, 2.5, 6.0, 10.0], k)
+    t_update[rng.random(k) < rng.choice([0.0, 0.2])] += 11.0  # late (t_update > t)
+    tracks = Tracks(
+        x=np.column_stack([truth + rng.normal(0, 50, (k, 3)), vel]),
+        P=0.5 * (P + np.swapaxes(P, -1, -2)),
+        t_update=t_update,
+        t_init=t_update - 5.0,
+        hits=rng.integers(1, 8, k),
+        misses=rng.integers(0, 6, k),
+        n_scans=rng.integers(1, 8, k),
+        status=status.astype(np.int64),
+        track_id=np.where(status != TRACK_FREE, np.arange(k) + 100, -1),
+        next_id=1000,
+    )
+    params = replace(
+        PARAMS,
+        accel_sigma_mps2=float(rng.choice([1.0, 30.0])),
+        confirm_m=int(rng.integers(1, 5)),
+        confirm_n=int(rng.integers(1, 7)),
+        delete_misses=int(rng.integers(1, 6)),
+        max_pos_sigma_m=float(rng.choice([300.0, 1000.0, 5000.0])),
+        capacity=k,
+    )
+    radar = np.array([rng.uniform(-1e4, 1e4), rng.uniform(-1e4, 1e4), 20.0])
+    sigma = rng.uniform([5.0, 1e-4, 1e-4], [100.0, 3e-3, 3e-3])
+    src = np.flatnonzero(rng.random(k) < 0.5)
+    z = geo.radar_polar(radar, truth[src] + vel[src] * (t - t_update[src])[:, None])
+    clutter = rng.uniform([1e3, 0.0, 0.0], [2e5, 2 * np.pi, 0.3], (rng.integers(0, 6), 3))
+    z = np.concatenate([z + rng.standard_normal(z.shape) * sigma, clutter])
+    z = z[rng.permutation(len(z))] if rng.random() < 0.9 else z[:0]
+    z[:, 0], z[:, 1] = np.abs(z[:, 0]), geo.wrap_azimuth(z[:, 1])
+    limits = dict(min_el_rad=float(rng.choice([-np.pi / 2, -0.05])), max_el_rad=1.2)
+    return tracks, radar, z, sigma, t, float(rng.choice([5e4, 1.5e5, 4e5])), params, limits
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_tracker_step_matches_the_dense_reference(seed: int) -> None:
+    # Every field and count equal, bit for bit: the fast paths change the cost, not the result.
+    tracks, radar, z, sigma, t, max_range, params, limits = random_scan(np.random.default_rng(seed))
+    out, info = tracker_step(tracks, radar, z, sigma, t, max_range, params, **limits)
+    fields, next_id, want = reference_step(
+        tracks, radar, z, sigma, t, max_range, params, limits["min_el_rad"], limits["max_el_rad"]
+    )
+    for name, value in fields.items():
+        np.testing.assert_array_equal(getattr(out, name), value, err_msg=name)
+    assert out.next_id == next_id
+    for name, value in want.items():
+        np.testing.assert_array_equal(getattr(info, name), value, err_msg=name)

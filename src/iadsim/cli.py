@@ -1,4 +1,4 @@
-"""Command line: ``iadsim catalog | validate | run``.
+"""Command line: ``iadsim catalog | validate | run | track``.
 
 Exit codes: 0 success, 2 bad input (scenario, catalog key, option), 130 interrupted. Outputs of
 ``run`` are written into a temporary folder and moved into place at the end, so an interrupted
@@ -31,6 +31,7 @@ from rich.progress import (
 from rich.table import Table
 
 from iadsim.catalog import CatalogError, load_catalog
+from iadsim.cli_track import track
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Integrated air-and-missile defense simulator (public, cited parameters).")
@@ -265,6 +266,9 @@ def run(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     console.print(f"wrote {out}/ ({', '.join(OUTPUT_FILES)})", highlight=False)
+
+
+app.command("track")(track)
 
 
 def main() -> None:  # pragma: no cover

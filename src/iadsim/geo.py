@@ -201,8 +201,9 @@ def polar_to_local_jacobian(
         local.append((e0 + d * sa, n0 + d * ca, u0 + v + curvature_drop(d)))
         g = d / (K_REFRACTION * EARTH_RADIUS_M)
         rs = -r * s
-        jac.append((c * sa, d * ca, rs * sa, c * ca, -d * sa, rs * ca, s + g * c, 0.0,
-                    r * c - g * r * s))
+        jac.append(
+            (c * sa, d * ca, rs * sa, c * ca, -d * sa, rs * ca, s + g * c, 0.0, r * c - g * r * s)
+        )
     return np.array(local).reshape(-1, 3), np.array(jac).reshape(-1, 3, 3)
 
 

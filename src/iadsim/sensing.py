@@ -129,6 +129,11 @@ def sense(
 
     Returns the concatenated :class:`~iadsim.state.Detections` (sensor order, targets before
     clutter within a sensor), or ``Detections.empty()`` when there is none.
+
+    Implementation: steps 1-2 run for all sensors against all targets in one go (``[S, N]``
+    arrays, the same element-wise operations), the loop over the due sensors only makes the
+    draws (into preallocated arrays, in the order above), and only detected pairs are
+    converted to plots. The result is bit for bit the one of the sensor-by-sensor procedure.
     """
     pos = np.asarray(pos, float)
     rcs = np.asarray(rcs, float)
@@ -175,8 +180,10 @@ def sense(
         s_false = np.repeat(due_idx, n_clutter)
         lo = np.zeros((sensors.pos.shape[0], 3))
         lo[:, 2] = sensors.min_el_rad
-        span = np.column_stack([sensors.max_range_m, np.full(lo.shape[0], TWO_PI),
-                                sensors.max_el_rad]) - lo
+        span = (
+            np.column_stack([sensors.max_range_m, np.full(lo.shape[0], TWO_PI), sensors.max_el_rad])
+            - lo
+        )
         zc = lo[s_false] + np.concatenate(clutter_u) * span[s_false]
         zc[:, 1] = geo.wrap_azimuth(zc[:, 1])
         sensor = np.concatenate([s_hit, s_false])

@@ -45,7 +45,8 @@ def gate_pairs(
     predicted positions ``H x`` and their covariances ``H P H^T``; ``zc [D, 3]``,
     ``R [D, 3, 3]`` the converted plots. ``cost`` is ``d2 + ln det(2 pi S)`` as in
     :func:`gate_costs`. The few pairs that pass the per-axis screen are evaluated with Python
-    floats (:func:`_pair_costs`), many with NumPy (``sym3``).
+    floats (:func:`_pair_costs`), many with NumPy (``sym3``). ``det S > 0`` always holds for the
+    positive-definite ``S``; testing it only guards the logarithm.
     """
     nu = zc.T[:, None, :] - pos[:, :, None]  # [3, K, D]
     R_t = R.reshape(-1, 9).T
@@ -57,12 +58,13 @@ def gate_pairs(
         return [], [], []
     S = pos_cov[:, rows] + R_t[:, cols]
     v = nu[:, rows, cols]
-    if rows.size <= _SCALAR_PAIRS:
-        d2, det = _pair_costs(S.T.tolist(), v.T.tolist())
-    else:
+    if rows.size > _SCALAR_PAIRS:
         adj, det = sym3.adjugate_det(S)
-        d2 = (sym3.quadratic_form(adj, v) / det).tolist()
-        det = det.tolist()
+        d2 = sym3.quadratic_form(adj, v) / det
+        ok = (d2 <= gate_chi2) & (det > 0.0)
+        cost = d2[ok] + LOG_2PI_3 + np.log(det[ok])
+        return rows[ok].tolist(), cols[ok].tolist(), cost.tolist()
+    d2, det = _pair_costs(S.T.tolist(), v.T.tolist())
     keep = [i for i, (q, dt) in enumerate(zip(d2, det, strict=True)) if q <= gate_chi2 and dt > 0.0]
     rows, cols = rows.tolist(), cols.tolist()
     return (

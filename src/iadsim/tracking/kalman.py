@@ -26,6 +26,13 @@ later refinement.
 Update: Kalman gain from the innovation covariance ``S = H P H^T + R``, covariance in Joseph form
 ``(I - K H) P (I - K H)^T + K R K^T`` (Bar-Shalom eq. 5.2.3-18), then symmetrised, which keeps
 ``P`` symmetric positive definite in floating point.
+
+Implementation: the tracker calls these with a few tracks at a time, so the cost is per call.
+``F`` and ``Q`` are cached per ``dt``, the solve calls LAPACK's gufunc directly, and
+:func:`predict_position` gives the position part of a prediction without 6x6 products.
+:func:`predict`, :func:`update` and :func:`convert_measurements` compute exactly the values of
+the plain formulas (the tests check it bit for bit), so the track state does not depend on
+these shortcuts.
 """
 
 from __future__ import annotations
@@ -111,10 +118,11 @@ def _predict(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`predict` without argument checks (``dt [K]``)."""
     fq = np.array([_transition_and_noise(d, accel_sigma) for d in dt.tolist()])
-    F = fq.reshape(-1, 2, 6, 6)[:, 0]
+    fq = fq.reshape(-1, 2, 6, 6)  # [K, (F, Q), 6, 6]
+    F = fq[:, 0]
     x_new = x.copy()
     x_new[:, :3] += dt[:, None] * x[:, 3:]
-    P_new = F @ P @ F.transpose(0, 2, 1) + fq.reshape(-1, 2, 6, 6)[:, 1]
+    P_new = F @ P @ F.transpose(0, 2, 1) + fq[:, 1]
     return x_new, 0.5 * (P_new + P_new.transpose(0, 2, 1))
 
 
@@ -135,7 +143,7 @@ def predict_position(
     always comes from :func:`predict`.
     """
     blocks = P_t[_BLOCKS]
-    blocks[27::4] += float(accel_sigma) ** 2 / 3.0 * dt  # C + q dt / 3 I: the Q term below
+    blocks[27::4] += float(accel_sigma) ** 2 / 3.0 * dt  # C + q dt/3 I (rows 27, 31, 35: C_ii)
     A, B_low, B_up, C = blocks[0:9], blocks[9:18], blocks[18:27], blocks[27:36]
     pos = x_t[:3] + dt * x_t[3:]
     cov = A + dt * ((B_low + B_up) + dt * C)
@@ -196,23 +204,8 @@ def _predict_update(
     zc: np.ndarray,
     R: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``update(*predict(x, P, dt, accel_sigma), zc, R)`` in one go, without argument checks.
-
-    The same operations, so the same values bit for bit.
-    """
-    fq = np.array([_transition_and_noise(d, accel_sigma) for d in dt.tolist()])
-    fq = fq.reshape(-1, 2, 6, 6)
-    F = fq[:, 0]
-    xp = x.copy()
-    xp[:, :3] += dt[:, None] * x[:, 3:]
-    Pp = F @ P @ F.transpose(0, 2, 1) + fq[:, 1]
-    Pp = 0.5 * (Pp + Pp.transpose(0, 2, 1))
-    gain = _solve(Pp[:, :3, :3] + R, Pp[:, :, :3].transpose(0, 2, 1)).transpose(0, 2, 1)
-    x_new = xp + np.einsum("kij,kj->ki", gain, zc - xp[:, :3])
-    ikh = _EYE6[None].repeat(x.shape[0], axis=0)
-    ikh[:, :, :3] -= gain
-    P_new = ikh @ Pp @ ikh.transpose(0, 2, 1) + gain @ R @ gain.transpose(0, 2, 1)
-    return x_new, 0.5 * (P_new + P_new.transpose(0, 2, 1))
+    """``update(*predict(x, P, dt, accel_sigma), zc, R)`` without the argument checks."""
+    return _update(*_predict(x, P, dt, accel_sigma), zc, R)
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:

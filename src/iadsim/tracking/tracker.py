@@ -57,7 +57,7 @@ from scipy.stats import chi2
 
 from iadsim.params import TrackerParams
 from iadsim.state import TRACK_CONFIRMED, TRACK_FREE, TRACK_TENTATIVE, Tracks
-from iadsim.tracking import stages
+from iadsim.tracking import stages, sym3
 from iadsim.tracking.kalman import (
     _predict,
     _predict_update,
@@ -67,7 +67,7 @@ from iadsim.tracking.kalman import (
 
 _I64 = np.int64
 _EMPTY = np.zeros(0, dtype=_I64)
-assert TRACK_FREE == 0  # noqa: S101 - tracker_step finds live slots by status.nonzero()
+assert TRACK_FREE == 0  # tracker_step finds the live slots with status.nonzero()
 _HITS, _MISSES, _SCANS, _STATUS, _ID = range(5)  # rows of the integer block
 
 
@@ -179,8 +179,12 @@ def tracker_step(
         ia, ipa = np.array(a), np.array(pa)
         slots = ci.take(ia)
         xu, Pu = _predict_update(
-            x.take(slots, axis=0), P.take(slots, axis=0), dt.take(ia), accel,
-            zc.take(ipa, axis=0), R.take(ipa, axis=0),
+            x.take(slots, axis=0),
+            P.take(slots, axis=0),
+            dt.take(ia),
+            accel,
+            zc.take(ipa, axis=0),
+            R.take(ipa, axis=0),
         )
         x, P, t_update = x.copy(), P.copy(), t_update.copy()
         x[slots], P[slots], t_update[slots] = xu, Pu, t
@@ -207,7 +211,7 @@ def tracker_step(
     # 6 (cont.): deletion by position std (confirmed tracks, or tentative ones seen twice),
     # screened by lambda_max <= trace.
     lim = params.max_pos_sigma_m**2
-    maybe = (pos_cov[0] + pos_cov[4] + pos_cov[8] >= lim * (1.0 - stages.MARGIN)).nonzero()[0]
+    maybe = (sym3.trace(pos_cov) >= lim * (1.0 - stages.MARGIN)).nonzero()[0]
     maybe = [k for k in maybe.tolist() if status_c[k] == TRACK_CONFIRMED or hits_c[k] >= 2]
     if maybe:
         row_of_update = {k: j for j, k in enumerate(a)}
