@@ -241,3 +241,110 @@ def test_same_tracks_as_stonesoup(tmp_path):
     c = bench.compare(run_tracker(times, xy, p, 25), bench.run_stonesoup(times, xy, p, 25))
     assert c["tracks_a"] == c["tracks_b"] == c["one_to_one"] > 0
     assert c["unpaired_rows"] == 0 and c["max_pos_diff_m"] < 1e-6
+
+
+def _reference_gnn(n_tracks, n_dets, rows, cols, d, miss):
+    """The original formulation: one ``[k, m + k]`` linear_sum_assignment per component."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    out = np.full(n_tracks, -1)
+    g = coo_matrix((np.ones(len(rows)), (rows, n_tracks + cols)), shape=(n_tracks + n_dets,) * 2)
+    label = connected_components(g, directed=False)[1][rows]
+    for lab in np.unique(label):
+        e = label == lab
+        tr, r = np.unique(rows[e], return_inverse=True)
+        de, c = np.unique(cols[e], return_inverse=True)
+        cost = np.full((tr.size, de.size + tr.size), np.inf)
+        cost[r, c] = d[e]
+        cost[np.arange(tr.size), de.size + np.arange(tr.size)] = miss
+        ri, ci = linear_sum_assignment(cost)
+        out[tr[ri[ci < de.size]]] = de[ci[ci < de.size]]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_batched_gnn_equals_per_component_assignment(seed):
+    rng = np.random.default_rng(seed)
+    n, m, g = 400, 450, 3.0
+    tracks = rng.uniform(0, 60, (n, 2))
+    dets = np.concatenate([tracks[:300] + rng.normal(0, 0.7, (300, 2)),
+                           rng.uniform(0, 60, (150, 2))])
+    rows, cols, d = gate_pairs(tracks, np.tile(np.eye(2), (n, 1, 1)), dets, g)
+    a = gnn(n, m, rows, cols, d, g)
+    ref = _reference_gnn(n, m, rows, cols, d, g)
+    assert np.array_equal(a, ref)  # continuous distances: no ties, so the optimum is unique
+    assert (a >= 0).sum() > 250
+
+
+def test_tree_gate_with_mixed_gate_sizes_equals_dense_gate():
+    rng = np.random.default_rng(5)
+    pos = rng.uniform(-50e3, 50e3, (600, 2))
+    z = rng.uniform(-50e3, 50e3, (400, 2))
+    scale = rng.choice([50.0, 400.0, 3000.0], 600)  # confirmed-like to new-track-like gates
+    L = rng.normal(0, 1, (600, 2, 2)) * scale[:, None, None]
+    S = L @ L.transpose(0, 2, 1) + np.eye(2) * 2500
+    rows, cols, d = gate_pairs(pos, S, z, 3.0)
+    nu = z[None, :, :] - pos[:, None, :]
+    d2 = np.einsum("kmi,kij,kmj->km", nu, np.linalg.inv(S), nu)
+    r2, c2 = np.nonzero(d2 < 9.0)
+    assert r2.size > 20
+    assert np.array_equal(rows, r2) and np.array_equal(cols, c2)
+    assert np.allclose(d, np.sqrt(d2[r2, c2]))
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location(
+        "make_tracking_scenario",
+        Path(__file__).parents[1] / "benchmarks" / "make_tracking_scenario.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_scenario_generator_follows_the_format(tmp_path):
+    gen = _generator()
+    args = ["--seed", "4", "--n-targets", "80", "--scans", "120", "--clutter-rate", "20",
+            "--half-width", "50000"]
+    gen.main([*args, "--out", str(tmp_path / "a")])
+    gen.main([*args, "--out", str(tmp_path / "b")])
+    for name in ("detections.csv", "truth.csv", "params.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    prm = read_params(tmp_path / "a" / "params.json")
+    assert prm["clutter_density_per_m2"] == pytest.approx(20 / 1e5**2)
+    times, xy = read_detections(tmp_path / "a" / "detections.csv")
+    truth = np.loadtxt(tmp_path / "a" / "truth.csv", delimiter=",", skiprows=1)
+    assert (tmp_path / "a" / "truth.csv").read_text().startswith("time_s,target_id,x,y,vx,vy\n")
+    r = prm["realised"]
+    assert len(times) == r["detections_total"] == r["target_detections"] + r["clutter_detections"]
+    assert len(truth) == r["truth_rows"] and r["targets_appearing"] <= 80
+    assert np.all(np.abs(truth[:, 2:4]) <= 50e3) and np.all(np.abs(xy) <= 50e3 + 400)
+    key = truth[:, 0] * 1e6 + truth[:, 1]
+    assert np.all(np.diff(key) > 0)  # sorted by (time, id), one row per live target
+    speed = np.hypot(truth[:, 4], truth[:, 5])
+    assert speed.min() > 40 and speed.max() < 720
+    assert 0.85 < r["realised_pd"] < 0.95
+    assert abs(r["clutter_detections"] / 120 - 20) < 3
+    for tid in np.unique(truth[:, 1]):  # each target live over one unbroken run of scans
+        k = truth[truth[:, 1] == tid, 0]
+        assert np.all(np.diff(k) == 1.0)
+    born_at_0 = np.isin(np.unique(truth[:, 1]), truth[truth[:, 0] == 0, 1]).mean()
+    assert 0.15 < born_at_0 < 0.5
+
+
+def test_tracker_follows_generated_targets(tmp_path):
+    gen = _generator()
+    gen.main(["--seed", "5", "--n-targets", "40", "--scans", "60", "--clutter-rate", "30",
+              "--out", str(tmp_path)])
+    times, xy = read_detections(tmp_path / "detections.csv")
+    out = run_tracker(times, xy, CartesianParams(dt=1.0, sigma=50.0), 60)
+    spec = importlib.util.spec_from_file_location("shared_score", SCORE)
+    if not SCORE.exists():
+        pytest.skip("shared scorer not available")
+    score = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(score)
+    write_tracks(tmp_path / "tracks.csv", out)
+    res = score.score(str(tmp_path / "truth.csv"), str(tmp_path / "tracks.csv"))
+    assert res["ospa_mean"] < 200.0  # GNN on 40 crossing, partly turning targets in clutter
+    assert res["id_switches"] <= 8 and res["false_track_ids"] <= 4

@@ -1,4 +1,8 @@
-"""``iadsim track``: the 2-D Cartesian GNN tracker on a benchmark folder (FORMAT.md).
+"""``iadsim track``: the 2-D Cartesian trackers on a benchmark folder (FORMAT.md).
+
+``--filter cv --assoc gnn`` (default) is the array GNN tracker that reproduces Stone Soup's
+GNN; ``--filter imm`` adds the CV + coordinated-turn IMM and ``--assoc jpda`` joint
+probabilistic data association (``tracking.cartesian_advanced``).
 
 Exit codes: 0 success, 2 bad input (files or options). The output is written to a temporary
 file next to ``--out`` and renamed into place, so a failed run leaves no partial tracks.csv.
@@ -14,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from iadsim.tracking.cartesian import CartesianParams, run_tracker
+from iadsim.tracking.cartesian_advanced import AdvancedParams, run_tracker_advanced
 from iadsim.tracking.io import (
     TrackingInputError,
     check_scan_grid,
@@ -41,6 +46,8 @@ def track(
     delete_misses: Annotated[int, typer.Option(help="misses that delete a confirmed track")] = 3,
     max_pos_sigma_m: Annotated[float, typer.Option(help="delete above this position std [m]")]
     = 1000.0,
+    filter: Annotated[str, typer.Option("--filter", help="cv | imm")] = "cv",
+    assoc: Annotated[str, typer.Option("--assoc", help="gnn | jpda")] = "gnn",
 ) -> None:
     """Track DETECTIONS with the array GNN tracker and write confirmed tracks to OUT."""
     try:
@@ -59,7 +66,15 @@ def track(
         _fail(str(e))
     if not out.parent.is_dir():
         _fail(f"{out}: output folder {out.parent} does not exist")
-    table = run_tracker(times, xy, settings, n_scans=prm.get("scans"))
+    if filter not in ("cv", "imm") or assoc not in ("gnn", "jpda"):
+        _fail(f"--filter {filter!r} / --assoc {assoc!r}: valid filters cv, imm; "
+              f"valid associators gnn, jpda")
+    if filter == "cv" and assoc == "gnn":
+        table = run_tracker(times, xy, settings, n_scans=prm.get("scans"))
+    else:
+        adv = AdvancedParams.from_params_json(prm, base=settings)
+        table = run_tracker_advanced(times, xy, adv, filter=filter, assoc=assoc,
+                                     n_scans=prm.get("scans"))
     write_tracks(out, table)
     n_ids = len(set(table[:, 1].astype(int).tolist())) if len(table) else 0
     Console(stderr=True).print(f"{n_ids} confirmed tracks, {len(table)} rows -> {out}",

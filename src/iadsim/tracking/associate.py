@@ -56,8 +56,8 @@ def gate_pairs(
     rows, cols = (inside[0] & inside[1] & inside[2]).nonzero()
     if rows.size == 0:
         return [], [], []
-    S = pos_cov[:, rows] + R_t[:, cols]
-    v = nu[:, rows, cols]
+    S = pos_cov.take(rows, axis=1) + R_t.take(cols, axis=1)
+    v = nu.reshape(3, -1).take(rows * zc.shape[0] + cols, axis=1)
     if rows.size > _SCALAR_PAIRS:
         adj, det = sym3.adjugate_det(S)
         d2 = sym3.quadratic_form(adj, v) / det
@@ -142,7 +142,16 @@ def gnn(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Only rows and columns with an admissible pair take part (smaller problem, same answer).
     row_ok = np.flatnonzero(per_row)
     col_ok = np.flatnonzero(per_col)
-    sub = cost[np.ix_(row_ok, col_ok)]
+    r, c = solve_assignment(cost[np.ix_(row_ok, col_ok)])
+    return row_ok[r].astype(np.int64), col_ok[c].astype(np.int64)
+
+
+def solve_assignment(sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The core of :func:`gnn` for a matrix whose every row and column has a finite entry.
+
+    Returns the assigned finite pairs ``(rows, cols)`` (rows sorted), by the shift-and-penalty
+    transformation described in :func:`gnn` and ``linear_sum_assignment``.
+    """
     fin = np.isfinite(sub)
     lo, hi = sub[fin].min(), sub[fin].max()
     span = hi - lo
@@ -150,4 +159,4 @@ def gnn(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     work = np.where(fin, sub - lo + 1.0, big)
     r, c = linear_sum_assignment(work)
     keep = fin[r, c]
-    return row_ok[r[keep]].astype(np.int64), col_ok[c[keep]].astype(np.int64)
+    return r[keep], c[keep]

@@ -18,9 +18,12 @@ Model (all per axis, state ``x = (x, y, vx, vy)`` [m, m, m/s, m/s]):
   detection. This is exactly the cost of Stone Soup's ``GNNWith2DAssignment`` over a
   ``DistanceHypothesiser(measure=Mahalanobis(), missed_distance=g)``: a ``[tracks, detections +
   tracks]`` matrix with ``g`` on the diagonal of the missed block. The problem separates over
-  the connected components of the gate graph, so each component is solved on its own
-  (``scipy.optimize.linear_sum_assignment``); candidate pairs come from a ``cKDTree`` when the
-  problem is large, so no dense tracks x detections matrix is built.
+  the connected components of the gate graph (``scipy.sparse.csgraph.connected_components``):
+  components with a single track or a single detection are solved in one vectorised pass (the
+  nearest pair wins, as every in-gate ``d < g``), and all the others together as one sparse
+  problem (``min_weight_full_bipartite_matching``). Candidate pairs come from ``cKDTree``
+  range queries when the problem is large, so no dense tracks x detections matrix is built and
+  there is no Python loop over tracks or components.
 - **Initiation** (Stone Soup's ``MultiMeasurementInitiator``): every detection not used by a
   confirmed track is offered to the tentative (holding) tracks by the same GNN; detections
   still unused start a tentative track by one-point initiation ``x = (z, 0, 0)``,
@@ -43,19 +46,24 @@ Deterministic: no random numbers; detection order breaks exact ties only.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 _I64 = np.int64
 _DENSE_PAIRS = 4096  # up to this many track x detection pairs, the dense gate is cheaper
 TRACK_COLUMNS = ("time_s", "track_id", "x", "y", "vx", "vy")
+
+
+@functools.lru_cache(maxsize=64)
+def _gate(prob: float) -> float:
+    return math.sqrt(float(chi2.ppf(prob, 2)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +96,7 @@ class CartesianParams:
     @property
     def gate(self) -> float:
         """Mahalanobis distance threshold ``g`` (not squared)."""
-        return math.sqrt(float(chi2.ppf(self.gate_prob, 2)))
+        return _gate(self.gate_prob)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +153,10 @@ def gate_pairs(pos: np.ndarray, S: np.ndarray, z: np.ndarray, gate: float):
     """In-gate pairs ``(rows, cols, d)``, sorted by track then detection, ``d < gate``.
 
     ``pos [K, 2]`` predicted positions, ``S [K, 2, 2]`` innovation covariances, ``z [M, 2]``.
-    Large problems take candidates from a ``cKDTree`` over the detections with radius
-    ``gate sqrt(lambda_max(S))`` per track (the circle that holds the gate ellipse).
+    Large problems take candidates from a ``cKDTree`` over the detections: the tracks are
+    grouped by gate radius ``gate sqrt(lambda_max(S))`` (the circle that holds the gate ellipse)
+    in factor-2 bands, and each band gets every detection within its largest radius from one
+    ``sparse_distance_matrix`` call (array output, no Python loop over tracks).
     """
     n, m = pos.shape[0], z.shape[0]
     if n == 0 or m == 0:
@@ -158,10 +168,18 @@ def gate_pairs(pos: np.ndarray, S: np.ndarray, z: np.ndarray, gate: float):
     else:
         lam = 0.5 * (a + c) + np.sqrt(0.25 * (a - c) ** 2 + b * b)
         radius = gate * np.sqrt(lam) * (1.0 + 1e-9)
-        hits = cKDTree(z).query_ball_point(pos, radius)
-        counts = np.fromiter((len(h) for h in hits), _I64, n)
-        rows = np.repeat(np.arange(n, dtype=_I64), counts)
-        cols = np.fromiter((j for h in hits for j in sorted(h)), _I64, int(counts.sum()))
+        band = np.floor(np.log2(radius / radius.min())).astype(_I64)
+        ztree = cKDTree(z)
+        rs, cs = [], []
+        for k in np.unique(band):
+            sel = np.flatnonzero(band == k)
+            hit = cKDTree(pos[sel]).sparse_distance_matrix(
+                ztree, float(radius[sel].max()), output_type="ndarray")
+            rs.append(sel[hit["i"]])
+            cs.append(hit["j"].astype(_I64))
+        rows, cols = np.concatenate(rs), np.concatenate(cs)
+        order = np.argsort(rows * m + cols)
+        rows, cols = rows[order], cols[order]
     nu = z[cols] - pos[rows]
     d2 = (c[rows] * nu[:, 0] ** 2 - 2 * b[rows] * nu[:, 0] * nu[:, 1]
           + a[rows] * nu[:, 1] ** 2) / det[rows]
@@ -173,32 +191,47 @@ def gnn(n_tracks: int, n_dets: int, rows, cols, d, miss_cost: float) -> np.ndarr
     """Detection assigned to each track (``[n_tracks]`` int, -1 for none).
 
     Minimises ``sum d(assigned) + miss_cost * (#tracks without a detection)`` over one-to-one
-    assignments of the in-gate pairs ``(rows, cols, d)``. Solved per connected component of
-    the gate graph on a ``[k, m + k]`` matrix with ``miss_cost`` on the diagonal of the
-    missed block (Stone Soup's ``GNNWith2DAssignment`` layout).
+    assignments of the in-gate pairs ``(rows, cols, d)`` (all ``d < miss_cost``, so a track
+    alone with its detections takes the nearest, and a detection alone with its tracks goes to
+    the nearest). The problem separates over the connected components of the gate graph:
+
+    - components with one track or one detection are solved in a batch by a sort (no solver);
+    - the other components together form one sparse ``[k, m + k]`` problem, with ``miss_cost``
+      on the diagonal of the missed block (Stone Soup's ``GNNWith2DAssignment`` layout), solved
+      by ``scipy.sparse.csgraph.min_weight_full_bipartite_matching`` (block diagonal over the
+      components, so the same optimum as one ``linear_sum_assignment`` per component; every
+      weight is shifted by +1, which leaves the optimum unchanged as each row is matched once,
+      and keeps zero distances as edges).
     """
     out = np.full(n_tracks, -1, _I64)
     if len(rows) == 0:
         return out
     rows, cols, d = np.asarray(rows, _I64), np.asarray(cols, _I64), np.asarray(d, float)
+    ok = d < miss_cost  # a pair at or beyond the miss cost never beats leaving the track missed
+    rows, cols, d = rows[ok], cols[ok], d[ok]
     graph = coo_matrix((np.ones(len(rows)), (rows, n_tracks + cols)),
                        shape=(n_tracks + n_dets,) * 2)
-    _, label = connected_components(graph, directed=False)
+    n_comp, label = connected_components(graph, directed=False)
     comp = label[rows]
-    order = np.argsort(comp, kind="stable")
-    bounds = np.flatnonzero(np.diff(comp[order])) + 1
-    for e in np.split(order, bounds):
-        if e.size == 1:  # one track, one detection: d < gate = miss_cost, so take it
-            out[rows[e[0]]] = cols[e[0]]
-            continue
-        tr, r = np.unique(rows[e], return_inverse=True)
-        de, c = np.unique(cols[e], return_inverse=True)
-        k = tr.size
-        cost = np.full((k, de.size + k), np.inf)
-        cost[r, c] = d[e]
-        cost[np.arange(k), de.size + np.arange(k)] = miss_cost
-        ri, ci = linear_sum_assignment(cost)
-        hit = ci < de.size
+    n_tr = np.bincount(label[:n_tracks], minlength=n_comp)
+    n_de = np.bincount(label[n_tracks:], minlength=n_comp)
+    simple = ((n_tr == 1) | (n_de == 1))[comp]
+    if simple.any():  # nearest pair per component; ties go to the first pair (track, det order)
+        e = np.flatnonzero(simple)
+        e = e[np.lexsort((d[e], comp[e]))]
+        first = np.r_[True, comp[e][1:] != comp[e][:-1]]
+        out[rows[e[first]]] = cols[e[first]]
+    hard = np.flatnonzero(~simple)
+    if hard.size:
+        tr, r = np.unique(rows[hard], return_inverse=True)
+        de, c = np.unique(cols[hard], return_inverse=True)
+        k, md = tr.size, de.size
+        data = np.concatenate([d[hard] + 1.0, np.full(k, miss_cost + 1.0)])
+        ri = np.concatenate([r, np.arange(k)])
+        ci = np.concatenate([c, md + np.arange(k)])
+        ri, ci = min_weight_full_bipartite_matching(
+            csr_matrix((data, (ri, ci)), shape=(k, md + k)))
+        hit = ci < md
         out[tr[ri[hit]]] = de[ci[hit]]
     return out
 

@@ -19,7 +19,7 @@ from iadsim import geo
 from iadsim.params import TrackerParams
 from iadsim.state import TRACK_CONFIRMED, TRACK_TENTATIVE, Tracks
 from iadsim.tracking import sym3
-from iadsim.tracking.associate import gate_costs, gate_pairs, gnn
+from iadsim.tracking.associate import gate_costs, gate_pairs, gnn, solve_assignment
 from iadsim.tracking.kalman import cv_process_noise, cv_transition
 
 MARGIN = 1e-9  # relative margin of the decisions taken from bounds (far above rounding)
@@ -81,24 +81,27 @@ def associate(
     rows, cols, costs = gate_pairs(pos, pos_cov, zc, R, gate)
     if len(set(rows)) == len(rows) and len(set(cols)) == len(cols):
         return rows, cols
-    track, plot, cost = np.array(rows), np.array(cols), np.array(costs)
-    stage_of = np.array(status)[track]
-    plot_of = np.full(len(status), -1)  # per track
-    free = np.ones(zc.shape[0], dtype=bool)
+    taken: dict[int, int] = {}  # plot -> track
     for stage in (TRACK_CONFIRMED, TRACK_TENTATIVE):
-        sel = (stage_of == stage) & free[plot]
-        r_id, r_inv = np.unique(track[sel], return_inverse=True)
-        c_id, c_inv = np.unique(plot[sel], return_inverse=True)
-        if r_id.size == c_id.size == r_inv.size:  # a matching: every pair
-            r, c = np.arange(r_id.size), c_inv[np.argsort(r_inv)]
-        else:
-            sub = np.full((r_id.size, c_id.size), np.inf)
-            sub[r_inv, c_inv] = cost[sel]
-            r, c = gnn(sub)
-        plot_of[r_id[r]] = c_id[c]
-        free[c_id[c]] = False
-    assigned = (plot_of >= 0).nonzero()[0]
-    return assigned.tolist(), plot_of[assigned].tolist()
+        sp = [
+            (k, d, c)
+            for k, d, c in zip(rows, cols, costs, strict=True)
+            if status[k] == stage and d not in taken
+        ]
+        stage_tracks, stage_plots = {k for k, _, _ in sp}, {d for _, d, _ in sp}
+        if len(stage_tracks) == len(sp) == len(stage_plots):
+            taken.update((d, k) for k, d, _ in sp)
+            continue
+        r_of = {k: i for i, k in enumerate(sorted(stage_tracks))}
+        c_of = {d: j for j, d in enumerate(sorted(stage_plots))}
+        sub = np.full((len(r_of), len(c_of)), np.inf)
+        for k, d, c in sp:
+            sub[r_of[k], c_of[d]] = c
+        r, c = solve_assignment(sub)  # = gnn(sub): every row and column has a pair
+        track_at, plot_at = list(r_of), list(c_of)
+        taken.update((plot_at[j], track_at[i]) for i, j in zip(r.tolist(), c.tolist(), strict=True))
+    pairs = sorted((k, d) for d, k in taken.items())
+    return [k for k, _ in pairs], [d for _, d in pairs]
 
 
 def count(

@@ -250,11 +250,11 @@ def tracker_step(
         new_ids = list(range(tracks.next_id, tracks.next_id + n_new))
         if x is tracks.x:
             x, P, t_update = x.copy(), P.copy(), t_update.copy()
-        x[ns] = 0.0
-        x[ns, :3] = zc[npl]
-        P[ns] = _initial_cov(params.init_speed_sigma_mps)
-        P[ns, :3, :3] = R[npl]
-        t_update[ns] = t
+        x_new = np.zeros((n_new, 6))
+        x_new[:, :3] = zc.take(npl, axis=0)
+        P_new = _initial_cov(params.init_speed_sigma_mps)[None].repeat(n_new, axis=0)
+        P_new[:, :3, :3] = R.take(npl, axis=0)
+        x[ns], P[ns], t_update[ns] = x_new, P_new, t
         t_init = t_init.copy()
         t_init[ns] = t
         # hits = 1, misses = 0, n_scans = 1; M-of-N met by the first plot when confirm_m <= 1.
