@@ -153,19 +153,41 @@ def predict_position(
 def convert_measurements(
     radar_pos: np.ndarray, z: np.ndarray, sigma: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Converted measurements: ``zc [D, 3]`` local position and ``R [D, 3, 3]`` covariance.
+    """Debiased converted measurements: ``zc [D, 3]`` local position, ``R [D, 3, 3]``.
 
     ``radar_pos`` [3] or [D, 3]; ``z`` [D, 3] (range m, az rad, el rad); ``sigma`` [3] or
-    [D, 3] std of (range, az, el). ``zc = geo.polar_to_local(radar_pos, z)``,
-    ``R = J diag(sigma^2) J^T`` with ``J = geo.polar_jacobian`` (linearised conversion).
+    [D, 3] std of (range, az, el).
+
+    With Gaussian angle errors, ``E[cos(a + e)] = lambda cos(a)`` and ``E[sin(a + e)] =
+    lambda sin(a)`` with ``lambda = exp(-sigma_a^2 / 2)``, so the plain conversion shrinks the
+    position toward the radar (a bias that matters when ``r sigma_az^2 / sigma_r`` is not small:
+    long range, coarse angles). The multiplicative debiasing of Mo, Song, Zhou, Sun &
+    Bar-Shalom (IEEE T-AES 34(3), 1998, "unbiased converted measurements") divides the
+    horizontal range ``d = r cos(el)`` and height ``v = r sin(el)`` by ``lambda_el`` and the
+    east/north components by ``lambda_az`` as well; the 4/3-earth drop ``d^2 / (2 k R)`` is then
+    added with the debiased ``d``. The covariance is the linearised ``R = J diag(sigma^2) J^T``
+    (``J = geo.polar_jacobian``), a standard and slightly optimistic approximation of the
+    debiased conversion's covariance at large angle errors.
     """
     radar_pos = np.asarray(radar_pos, float)
     z = np.asarray(z, float).reshape(-1, 3)
+    sigma = np.asarray(sigma, float)
     if radar_pos.ndim == 1:
-        zc, J = geo.polar_to_local_jacobian(radar_pos, z)
+        _, J = geo.polar_to_local_jacobian(radar_pos, z)
     else:
-        zc, J = geo.polar_to_local(radar_pos, z), geo.polar_jacobian(radar_pos, z)
-    R = (J * (np.asarray(sigma, float) ** 2)[..., None, :]) @ J.swapaxes(-1, -2)
+        J = geo.polar_jacobian(radar_pos, z)
+    sig = np.broadcast_to(sigma, z.shape)
+    lam_az = np.exp(-0.5 * sig[:, 1] ** 2)
+    lam_el = np.exp(-0.5 * sig[:, 2] ** 2)
+    r, az, el = z[:, 0], z[:, 1], z[:, 2]
+    d = r * np.cos(el) / lam_el
+    v = r * np.sin(el) / lam_el
+    zc = np.empty_like(z)
+    zc[:, 0] = d * np.sin(az) / lam_az
+    zc[:, 1] = d * np.cos(az) / lam_az
+    zc[:, 2] = v + geo.curvature_drop(d)
+    zc += radar_pos
+    R = (J * (sig**2)[..., None, :]) @ J.swapaxes(-1, -2)
     return zc, 0.5 * (R + R.swapaxes(-1, -2))
 
 
