@@ -18,10 +18,10 @@ Measurement model: the radar's (r, az, el) is converted to the local frame with 
 inverse of the sensing geometry (``geo.polar_to_local``); its covariance is the *linearised*
 conversion ``R = J diag(sigma^2) J^T`` with ``J = geo.polar_jacobian`` at the measurement
 (Bar-Shalom sec. 10.4.3). The measurement is then linear, ``z = H x + w`` with ``H = [I3 0]``.
-The linearised conversion is biased when the cross-range error is large, roughly when
+The plain conversion is biased when the cross-range error is large, roughly when
 ``r * sigma_az^2 / sigma_r`` exceeds 0.4 (Lerro & Bar-Shalom, "Tracking with debiased consistent
-converted measurements versus EKF", IEEE T-AES 29(3), 1993); their debiased conversion is a
-later refinement.
+converted measurements versus EKF", IEEE T-AES 29(3), 1993): :func:`convert_measurements`
+removes that bias multiplicatively (Mo et al. 1998) and keeps the linearised covariance.
 
 Update: Kalman gain from the innovation covariance ``S = H P H^T + R``, covariance in Joseph form
 ``(I - K H) P (I - K H)^T + K R K^T`` (Bar-Shalom eq. 5.2.3-18), then symmetrised, which keeps
