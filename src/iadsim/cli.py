@@ -1,4 +1,4 @@
-"""Command line: ``iadsim catalog | validate | run | track``.
+"""Command line: ``iadsim catalog | validate | run | campaign | track``.
 
 Exit codes: 0 success, 2 bad input (scenario, catalog key, option), 130 interrupted. Outputs of
 ``run`` are written into a temporary folder and moved into place at the end, so an interrupted
@@ -31,6 +31,7 @@ from rich.progress import (
 from rich.table import Table
 
 from iadsim.catalog import CatalogError, load_catalog
+from iadsim.cli_campaign import campaign
 from iadsim.cli_track import track
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -269,6 +270,7 @@ def run(
 
 
 app.command("track")(track)
+app.command("campaign")(campaign)
 
 
 def main() -> None:  # pragma: no cover

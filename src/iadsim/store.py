@@ -1,0 +1,251 @@
+"""DuckDB result store of a campaign: one file, one writer (the driver process).
+
+Tables:
+
+* ``campaign`` (one row): ``id``, ``format``, ``scenario_name``, ``scenario_text``,
+  ``scenario_hash`` (sha256 of the text), ``iadsim_version``, ``seed``, ``runs`` (runs per
+  design point), ``design`` (JSON: the sweeps, ``[{"path", "values"}]``), ``created``.
+* ``design_points``: ``point`` (index, primary key), ``values`` (JSON: path -> value).
+* ``runs``: ``point``, ``run`` (primary key ``(point, run)``: a run is never stored twice; a
+  retried batch is ignored), typed core columns (:data:`CORE` as DOUBLE, NaN kept), and
+  ``metrics``: the whole flat metric row as JSON text (NaN written as ``NaN``, read back by
+  Python's ``json``). The breakdown columns (``leakers.<type>``, ``kills.<unit>``...) depend on
+  the design point when a sweep changes a threat type or a fire unit, so they live in the JSON;
+  :meth:`Store.per_run` and :meth:`Store.export_parquet` expand them.
+
+Each batch of runs is written in its own transaction, so a campaign killed at any point keeps
+every batch written before. A new store is built under a temporary name and renamed into
+place, so a half-created store never exists. :meth:`Store.open` refuses (``StoreError``) a
+file that is not a DuckDB database, a DuckDB file that is not an iadsim store, or, when
+``expect`` is given, a store of a different scenario text, iadsim version, seed or design.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+__all__ = ["CORE", "FORMAT", "Store", "StoreError", "scenario_hash"]
+
+FORMAT = 1
+
+#: Per-run metrics stored as typed columns of ``runs`` (every other metric is in the JSON).
+CORE = ("threats", "leakers", "kills", "unresolved", "interceptors_spent",
+        "interceptor_cost_usd", "threat_cost_destroyed_usd", "cost_exchange", "assets_hit",
+        "asset_value_lost", "first_leak_s")
+
+_SCHEMA = f"""
+CREATE TABLE campaign (id VARCHAR PRIMARY KEY, format INTEGER, scenario_name VARCHAR,
+    scenario_text VARCHAR, scenario_hash VARCHAR, iadsim_version VARCHAR, seed BIGINT,
+    runs BIGINT, design VARCHAR, created TIMESTAMP);
+CREATE TABLE design_points (point INTEGER PRIMARY KEY, "values" VARCHAR);
+CREATE TABLE runs (point INTEGER, run INTEGER, {", ".join(f'"{c}" DOUBLE' for c in CORE)},
+    metrics VARCHAR, PRIMARY KEY (point, run));
+"""
+
+
+class StoreError(ValueError):
+    """A result store that cannot be created, opened or resumed."""
+
+
+def scenario_hash(text: str) -> str:
+    """sha256 of the scenario file's text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _num(v: Any) -> float | None:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+class Store:
+    """An open campaign store. Use :meth:`create` or :meth:`open`; close with :meth:`close`
+    (or ``with``)."""
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection):
+        self.path = path
+        self.con = con
+        row = con.execute("SELECT id, scenario_name, scenario_text, scenario_hash, "
+                          "iadsim_version, seed, runs, design FROM campaign").fetchone()
+        (self.id, self.scenario_name, self.scenario_text, self.scenario_hash, self.version,
+         self.seed, self.runs, design) = row
+        self.design: list[dict] = json.loads(design)
+        self.points: list[dict] = [json.loads(v) for (v,) in con.execute(
+            'SELECT "values" FROM design_points ORDER BY point').fetchall()]
+
+    # -- creation and opening ------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | Path, *, scenario_name: str, scenario_text: str, version: str,
+               seed: int, runs: int, design: list[dict], points: list[dict]) -> Store:
+        """A new store at ``path`` (which must not exist)."""
+        path = Path(path)
+        if path.exists():
+            raise StoreError(f"{path}: already exists; pass --resume to finish that campaign, "
+                             f"or choose another --store")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        for p in (tmp, Path(f"{tmp}.wal")):
+            p.unlink(missing_ok=True)
+        con = duckdb.connect(str(tmp))
+        try:
+            con.execute(_SCHEMA)
+            cid = hashlib.sha256(f"{scenario_hash(scenario_text)}{seed}{json.dumps(design)}"
+                                 f"{_dt.datetime.now().isoformat()}".encode()).hexdigest()[:16]
+            con.execute("INSERT INTO campaign VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [cid, FORMAT, scenario_name, scenario_text, scenario_hash(scenario_text),
+                         version, seed, runs, json.dumps(design),
+                         _dt.datetime.now(_dt.UTC).replace(tzinfo=None)])
+            con.executemany('INSERT INTO design_points VALUES (?, ?)',
+                            [[i, json.dumps(p)] for i, p in enumerate(points)])
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        tmp.rename(path)
+        return cls.open(path)
+
+    @classmethod
+    def open(cls, path: str | Path, expect: dict[str, Any] | None = None) -> Store:
+        """Open an existing store; with ``expect`` (keys ``scenario_text``, ``version``,
+        ``seed``, ``design``), refuse one that belongs to another campaign."""
+        path = Path(path)
+        if not path.is_file():
+            raise StoreError(f"{path}: no such store")
+        try:
+            con = duckdb.connect(str(path))
+        except duckdb.Error as exc:
+            msg = str(exc)
+            if "lock" in msg.lower():
+                raise StoreError(f"{path}: in use by another process (a campaign still "
+                                 f"running?)") from None
+            raise StoreError(f"{path}: not a readable DuckDB campaign store "
+                             f"(corrupted or another kind of file): {msg.splitlines()[0]}"
+                             ) from None
+        try:
+            tables = {t for (t,) in con.execute("SELECT table_name FROM information_schema"
+                                                ".tables").fetchall()}
+            if not {"campaign", "design_points", "runs"} <= tables:
+                raise StoreError(f"{path}: a DuckDB file but not an iadsim campaign store "
+                                 f"(tables: {', '.join(sorted(tables)) or 'none'})")
+            (fmt,) = con.execute("SELECT format FROM campaign").fetchone()
+            if fmt != FORMAT:
+                raise StoreError(f"{path}: store format {fmt}; this iadsim reads {FORMAT}")
+            store = cls(path, con)
+        except StoreError:
+            con.close()
+            raise
+        except (duckdb.Error, TypeError, ValueError) as exc:
+            con.close()
+            raise StoreError(f"{path}: damaged campaign store: {exc}") from None
+        if expect is not None:
+            try:
+                store.check(**expect)
+            except StoreError:
+                store.close()
+                raise
+        return store
+
+    def check(self, *, scenario_text: str, version: str, seed: int, design: list[dict]) -> None:
+        """Raise ``StoreError`` listing every way this store differs from the campaign asked."""
+        diffs = []
+        if scenario_hash(scenario_text) != self.scenario_hash:
+            diffs.append(f"the scenario file changed (sha256 {self.scenario_hash[:12]}... in the "
+                         f"store, {scenario_hash(scenario_text)[:12]}... now)")
+        if version != self.version:
+            diffs.append(f"iadsim version {self.version} in the store, {version} now")
+        if seed != self.seed:
+            diffs.append(f"seed {self.seed} in the store, {seed} now")
+        if json.loads(json.dumps(design)) != self.design:
+            diffs.append(f"design {json.dumps(self.design)} in the store, "
+                         f"{json.dumps(design)} now")
+        if diffs:
+            raise StoreError(f"{self.path}: cannot resume, it holds another campaign: "
+                             + "; ".join(diffs))
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing and reading ---------------------------------------------------------------
+
+    def set_runs(self, runs: int) -> None:
+        """Record a new number of runs per design point (resuming with more runs)."""
+        self.con.execute("UPDATE campaign SET runs = ?", [runs])
+        self.runs = runs
+
+    def add(self, point: int, rows: list[dict]) -> int:
+        """Write one batch of metric rows of ``point`` in one transaction; runs already
+        stored are ignored. Returns the number of rows given."""
+        values = [[point, int(r["run"]), *(_num(r.get(c)) for c in CORE), json.dumps(r)]
+                  for r in rows]
+        if not values:
+            return 0
+        marks = ", ".join("?" * (len(CORE) + 3))
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.executemany(f"INSERT OR IGNORE INTO runs VALUES ({marks})", values)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return len(values)
+
+    def done(self, point: int) -> set[int]:
+        """Runs of ``point`` already stored."""
+        return {r for (r,) in self.con.execute("SELECT run FROM runs WHERE point = ?",
+                                               [point]).fetchall()}
+
+    def counts(self) -> dict[int, int]:
+        """Stored runs per design point."""
+        got = dict(self.con.execute("SELECT point, count(*) FROM runs GROUP BY point").fetchall())
+        return {i: int(got.get(i, 0)) for i in range(len(self.points))}
+
+    def per_run(self, point: int | None = None) -> pd.DataFrame:
+        """The full metric rows (JSON expanded), sorted by point and run; column ``point``
+        first."""
+        q = "SELECT point, metrics FROM runs"
+        args: list = []
+        if point is not None:
+            q += " WHERE point = ?"
+            args = [point]
+        got = self.con.execute(q + " ORDER BY point, run", args).fetchall()
+        df = pd.DataFrame([{"point": p, **json.loads(m)} for p, m in got])
+        if df.empty:
+            return pd.DataFrame({"point": pd.Series(dtype="int64"),
+                                 "run": pd.Series(dtype="int64")})
+        return df
+
+    def export_parquet(self, folder: str | Path) -> list[Path]:
+        """Write ``runs.parquet`` (one row per run: point, the design values as columns, every
+        metric), ``design_points.parquet`` and ``campaign.json`` into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        pts = pd.DataFrame([{"point": i, **p} for i, p in enumerate(self.points)])
+        runs = self.per_run()
+        if len(pts.columns) > 1:
+            runs = pts.merge(runs, on="point", how="right")
+        out = [folder / "runs.parquet", folder / "design_points.parquet",
+               folder / "campaign.json"]
+        runs.to_parquet(out[0], index=False)
+        pts.assign(values=[json.dumps(p) for p in self.points])[["point", "values"]].to_parquet(
+            out[1], index=False)
+        meta = {"id": self.id, "scenario_name": self.scenario_name,
+                "scenario_hash": self.scenario_hash, "iadsim_version": self.version,
+                "seed": self.seed, "runs": self.runs, "design": self.design,
+                "scenario_text": self.scenario_text}
+        out[2].write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        return out
