@@ -24,7 +24,6 @@ Every output is scored with ``/work/shared/tracking/score.py`` (p = 1, c = 500 m
 from __future__ import annotations
 
 import argparse
-import datetime
 import subprocess
 import sys
 import tempfile
@@ -52,62 +51,7 @@ HERE = Path(__file__).resolve().parent
 def run_stonesoup_jpda(times, xy, p: CartesianParams, n_scans: int, pd: float,
                        clutter_density: float) -> np.ndarray:
     """Stone Soup JPDA (EHM) tracker with the CV model of ``p``; table as ``run_tracker``."""
-    from stonesoup.dataassociator.neighbour import GNNWith2DAssignment
-    from stonesoup.dataassociator.probability import JPDAwithEHM
-    from stonesoup.deleter.error import CovarianceBasedDeleter
-    from stonesoup.deleter.multi import CompositeDeleter
-    from stonesoup.deleter.time import UpdateTimeStepsDeleter
-    from stonesoup.hypothesiser.distance import DistanceHypothesiser
-    from stonesoup.hypothesiser.probability import PDAHypothesiser
-    from stonesoup.initiator.simple import MultiMeasurementInitiator
-    from stonesoup.measures import Mahalanobis
-    from stonesoup.models.measurement.linear import LinearGaussian
-    from stonesoup.models.transition.linear import (
-        CombinedLinearGaussianTransitionModel,
-        ConstantVelocity,
-    )
-    from stonesoup.predictor.kalman import KalmanPredictor
-    from stonesoup.tracker.simple import MultiTargetMixtureTracker
-    from stonesoup.types.detection import Detection
-    from stonesoup.types.state import GaussianState
-    from stonesoup.updater.kalman import KalmanUpdater
-
-    cv = ConstantVelocity(p.accel_psd)
-    transition = CombinedLinearGaussianTransitionModel([cv, cv])
-    meas = LinearGaussian(ndim_state=4, mapping=(0, 2), noise_covar=np.eye(2) * p.sigma**2)
-    predictor, updater = KalmanPredictor(transition), KalmanUpdater(meas)
-    jpda = JPDAwithEHM(PDAHypothesiser(predictor, updater, clutter_spatial_density=clutter_density,
-                                       prob_detect=pd, prob_gate=p.gate_prob))
-    gnn = GNNWith2DAssignment(DistanceHypothesiser(
-        predictor, updater, measure=Mahalanobis(), missed_distance=p.gate))
-
-    def deleter(misses: int) -> CompositeDeleter:
-        return CompositeDeleter([UpdateTimeStepsDeleter(misses),
-                                 CovarianceBasedDeleter(2 * p.max_pos_sigma_m**2, mapping=[0, 2])],
-                                intersect=False)
-
-    v2 = p.init_speed_sigma**2
-    initiator = MultiMeasurementInitiator(
-        prior_state=GaussianState(np.zeros((4, 1)), np.diag([0.0, v2, 0.0, v2])),
-        measurement_model=meas, deleter=deleter(p.holding_misses), data_associator=gnn,
-        updater=updater, min_points=p.min_points)
-    t0 = datetime.datetime(2000, 1, 1)
-    k = scan_index(times, p.dt)
-    starts = np.searchsorted(k, np.arange(n_scans + 1))
-    scans = [(t0 + datetime.timedelta(seconds=s * p.dt),
-              {Detection(np.array([[x], [y]]), timestamp=t0 + datetime.timedelta(seconds=s * p.dt),
-                         measurement_model=meas) for x, y in xy[starts[s]:starts[s + 1]]})
-             for s in range(n_scans)]
-    tracker = MultiTargetMixtureTracker(initiator=initiator, deleter=deleter(p.delete_misses),
-                                        detector=scans, data_associator=jpda, updater=updater)
-    ids: dict[str, int] = {}
-    rows = []
-    for s, (_time, tracks) in enumerate(tracker):
-        for tr in tracks:
-            sv = np.asarray(tr.state.state_vector, float).ravel()
-            rows.append((s * p.dt, ids.setdefault(tr.id, len(ids)), sv[0], sv[2], sv[1], sv[3]))
-    table = np.array(rows, float).reshape(-1, 6)
-    return table[np.lexsort((table[:, 1], table[:, 0]))]
+    return run_stonesoup(times, xy, p, n_scans, jpda=(pd, clutter_density))
 
 
 def main() -> None:

@@ -72,13 +72,21 @@ def _materialise(src: Path, dst: Path) -> Path:
     return dst
 
 
-def run_stonesoup(times, xy, p: CartesianParams, n_scans: int) -> np.ndarray:
-    """Stone Soup's MultiTargetTracker with the same model; table as ``run_tracker``."""
+def run_stonesoup(times, xy, p: CartesianParams, n_scans: int,
+                  jpda: tuple[float, float] | None = None) -> np.ndarray:
+    """Stone Soup's MultiTargetTracker with the same model; table as ``run_tracker``.
+
+    ``jpda=(pd, clutter_density)``: track with Stone Soup's JPDA (``JPDAwithEHM`` over a
+    ``PDAHypothesiser``, ``MultiTargetMixtureTracker``) instead of GNN; the initiator and
+    deleters are the same.
+    """
     from stonesoup.dataassociator.neighbour import GNNWith2DAssignment
+    from stonesoup.dataassociator.probability import JPDAwithEHM
     from stonesoup.deleter.error import CovarianceBasedDeleter
     from stonesoup.deleter.multi import CompositeDeleter
     from stonesoup.deleter.time import UpdateTimeStepsDeleter
     from stonesoup.hypothesiser.distance import DistanceHypothesiser
+    from stonesoup.hypothesiser.probability import PDAHypothesiser
     from stonesoup.initiator.simple import MultiMeasurementInitiator
     from stonesoup.measures import Mahalanobis
     from stonesoup.models.measurement.linear import LinearGaussian
@@ -87,7 +95,7 @@ def run_stonesoup(times, xy, p: CartesianParams, n_scans: int) -> np.ndarray:
         ConstantVelocity,
     )
     from stonesoup.predictor.kalman import KalmanPredictor
-    from stonesoup.tracker.simple import MultiTargetTracker
+    from stonesoup.tracker.simple import MultiTargetMixtureTracker, MultiTargetTracker
     from stonesoup.types.detection import Detection
     from stonesoup.types.state import GaussianState
     from stonesoup.updater.kalman import KalmanUpdater
@@ -116,13 +124,20 @@ def run_stonesoup(times, xy, p: CartesianParams, n_scans: int) -> np.ndarray:
               {Detection(np.array([[x], [y]]), timestamp=t0 + datetime.timedelta(seconds=s * p.dt),
                          measurement_model=meas) for x, y in xy[starts[s]:starts[s + 1]]})
              for s in range(n_scans)]
-    tracker = MultiTargetTracker(initiator=initiator, deleter=deleter(p.delete_misses),
-                                 detector=scans, data_associator=associator, updater=updater)
+    if jpda is None:
+        tracker = MultiTargetTracker(initiator=initiator, deleter=deleter(p.delete_misses),
+                                     detector=scans, data_associator=associator, updater=updater)
+    else:
+        mixture = JPDAwithEHM(PDAHypothesiser(predictor, updater,
+                                              clutter_spatial_density=jpda[1],
+                                              prob_detect=jpda[0], prob_gate=p.gate_prob))
+        tracker = MultiTargetMixtureTracker(initiator=initiator,
+                                            deleter=deleter(p.delete_misses), detector=scans,
+                                            data_associator=mixture, updater=updater)
     ids: dict[str, int] = {}
     rows = []
-    for s, (time_, tracks) in enumerate(tracker):
+    for s, (_time, tracks) in enumerate(tracker):
         for tr in tracks:
-            assert tr.state.timestamp == time_
             sv = np.asarray(tr.state.state_vector, float).ravel()
             rows.append((s * p.dt, ids.setdefault(tr.id, len(ids)), sv[0], sv[2], sv[1], sv[3]))
     table = np.array(rows, float).reshape(-1, 6)
