@@ -32,6 +32,7 @@ from rich.table import Table
 
 from iadsim.catalog import CatalogError, load_catalog
 from iadsim.cli_campaign import campaign
+from iadsim.cli_common import fail as _fail
 from iadsim.cli_track import track
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -54,11 +55,6 @@ class _Lazy:
 
 console = _Lazy(stderr=False)
 err = _Lazy(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
-    raise typer.Exit(code)
 
 
 def _fmt(v: float | None) -> str:

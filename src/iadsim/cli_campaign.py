@@ -25,7 +25,6 @@ from typing import Annotated
 import typer
 import yaml
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -36,13 +35,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from iadsim.cli_common import fail as _fail
+
 __all__ = ["campaign"]
-
-
-def _fail(message: str, code: int = 2) -> None:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}",
-                                               highlight=False)
-    raise typer.Exit(code)
 
 
 def _pct(v: float) -> str:

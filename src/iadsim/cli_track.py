@@ -15,8 +15,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from iadsim.cli_common import fail as _fail
 from iadsim.tracking.cartesian import CartesianParams, run_tracker
 from iadsim.tracking.cartesian_advanced import AdvancedParams, run_tracker_advanced
 from iadsim.tracking.io import (
@@ -26,12 +26,6 @@ from iadsim.tracking.io import (
     read_params,
     write_tracks,
 )
-
-
-def _fail(message: str) -> None:
-    Console(stderr=True, soft_wrap=True).print(
-        f"[bold red]error:[/] {escape(message)}", highlight=False)
-    raise typer.Exit(2)
 
 
 def track(
