@@ -1,4 +1,4 @@
-"""Command line: ``iadsim catalog | validate | run | campaign | track``.
+"""Command line: ``iadsim catalog | validate | run | campaign | report | track``.
 
 Exit codes: 0 success, 2 bad input (scenario, catalog key, option), 130 interrupted. Outputs of
 ``run`` are written into a temporary folder and moved into place at the end, so an interrupted
@@ -33,6 +33,7 @@ from rich.table import Table
 from iadsim.catalog import CatalogError, load_catalog
 from iadsim.cli_campaign import campaign
 from iadsim.cli_common import fail as _fail
+from iadsim.cli_report import report
 from iadsim.cli_track import track
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -267,6 +268,7 @@ def run(
 
 app.command("track")(track)
 app.command("campaign")(campaign)
+app.command("report")(report)
 
 
 def main() -> None:  # pragma: no cover
