@@ -58,7 +58,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from iadsim.report.figures import _PALETTE, _png
-from iadsim.report.html import _CSS
+from iadsim.report.html import _CSS, write_text_atomic
 from iadsim.stats import summarize
 from iadsim.store import Store
 
@@ -385,14 +385,4 @@ def write_campaign_report(store: str | os.PathLike[str], out: str | os.PathLike[
                           threshold: float = DEFAULT_SATURATION_LEAKERS) -> Path:
     """Read ``store`` and write the report to ``out`` atomically (temporary sibling, then
     rename); returns ``out``. Raises :class:`iadsim.store.StoreError` for a bad store."""
-    text = render_campaign_html(load_campaign(store, threshold))
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(out, render_campaign_html(load_campaign(store, threshold)))

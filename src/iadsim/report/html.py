@@ -291,9 +291,13 @@ def write_report(path: str | os.PathLike[str], data: ReportData) -> Path:
     The file is written to a temporary sibling and renamed into place, so a failure leaves no
     half-written report. The output depends on ``data`` alone (no timestamp).
     """
+    return write_text_atomic(path, render_html(data))
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to a temporary sibling of ``path`` and rename it into place."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = render_html(data)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
