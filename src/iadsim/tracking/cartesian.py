@@ -1,5 +1,9 @@
 """2-D Cartesian global-nearest-neighbour (GNN) tracker over arrays (benchmark format).
 
+Built on the kernel the simulator's track phase uses too (:mod:`iadsim.tracking.core`:
+CWNA model, gating, GNN, Kalman update) with ``d = 2`` and a fixed ``R = sigma^2 I2``; this
+module adds the benchmark's track management (Stone Soup's initiator and deleters).
+
 Model (all per axis, state ``x = (x, y, vx, vy)`` [m, m, m/s, m/s]):
 
 - **Dynamics**: nearly constant velocity, continuous white-noise acceleration (CWNA) with power
@@ -51,13 +55,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
-from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
+from iadsim.tracking import core
+
 _I64 = np.int64
-_DENSE_PAIRS = 4096  # up to this many track x detection pairs, the dense gate is cheaper
 TRACK_COLUMNS = ("time_s", "track_id", "x", "y", "vx", "vy")
 
 
@@ -130,18 +132,10 @@ class Tracks2D:
 
 def cv_model(dt: float, q: float) -> tuple[np.ndarray, np.ndarray]:
     """``(F, Q)`` [4, 4] of the 2-D CWNA model in (x, y, vx, vy) order (Bar-Shalom 6.2.2-12)."""
-    F = np.eye(4)
-    F[0, 2] = F[1, 3] = dt
-    Q = np.zeros((4, 4))
-    Q[0, 0] = Q[1, 1] = q * dt**3 / 3.0
-    Q[0, 2] = Q[2, 0] = Q[1, 3] = Q[3, 1] = q * dt**2 / 2.0
-    Q[2, 2] = Q[3, 3] = q * dt
-    return F, Q
+    return core.cv_model(dt, q, 2)
 
 
-def predict(x: np.ndarray, P: np.ndarray, F: np.ndarray, Q: np.ndarray):
-    """Kalman prediction of all tracks: ``x [K, 4]``, ``P [K, 4, 4]`` -> same shapes."""
-    return x @ F.T, F @ P @ F.T + Q
+predict = core.predict
 
 
 def innovation_cov(P: np.ndarray, sigma: float) -> np.ndarray:
@@ -152,98 +146,23 @@ def innovation_cov(P: np.ndarray, sigma: float) -> np.ndarray:
 def gate_pairs(pos: np.ndarray, S: np.ndarray, z: np.ndarray, gate: float):
     """In-gate pairs ``(rows, cols, d)``, sorted by track then detection, ``d < gate``.
 
-    ``pos [K, 2]`` predicted positions, ``S [K, 2, 2]`` innovation covariances, ``z [M, 2]``.
-    Large problems take candidates from a ``cKDTree`` over the detections: the tracks are
-    grouped by gate radius ``gate sqrt(lambda_max(S))`` (the circle that holds the gate ellipse)
-    in factor-2 bands, and each band gets every detection within its largest radius from one
-    ``sparse_distance_matrix`` call (array output, no Python loop over tracks).
+    ``pos [K, 2]`` predicted positions, ``S [K, 2, 2]`` innovation covariances, ``z [M, 2]``;
+    ``d`` is the Mahalanobis distance (not squared). :func:`iadsim.tracking.core.gate_pairs`.
     """
-    n, m = pos.shape[0], z.shape[0]
-    if n == 0 or m == 0:
-        return np.zeros(0, _I64), np.zeros(0, _I64), np.zeros(0)
-    a, b, c = S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]
-    det = a * c - b * b
-    if n * m <= _DENSE_PAIRS:
-        rows, cols = np.divmod(np.arange(n * m, dtype=_I64), m)
-    else:
-        lam = 0.5 * (a + c) + np.sqrt(0.25 * (a - c) ** 2 + b * b)
-        radius = gate * np.sqrt(lam) * (1.0 + 1e-9)
-        band = np.floor(np.log2(radius / radius.min())).astype(_I64)
-        ztree = cKDTree(z)
-        rs, cs = [], []
-        for k in np.unique(band):
-            sel = np.flatnonzero(band == k)
-            hit = cKDTree(pos[sel]).sparse_distance_matrix(
-                ztree, float(radius[sel].max()), output_type="ndarray")
-            rs.append(sel[hit["i"]])
-            cs.append(hit["j"].astype(_I64))
-        rows, cols = np.concatenate(rs), np.concatenate(cs)
-        order = np.argsort(rows * m + cols)
-        rows, cols = rows[order], cols[order]
-    nu = z[cols] - pos[rows]
-    d2 = (c[rows] * nu[:, 0] ** 2 - 2 * b[rows] * nu[:, 0] * nu[:, 1]
-          + a[rows] * nu[:, 1] ** 2) / det[rows]
-    keep = d2 < gate * gate
-    return rows[keep], cols[keep], np.sqrt(d2[keep])
+    rows, cols, d2, _ = core.gate_pairs(pos, S, z, gate * gate)
+    return rows, cols, np.sqrt(d2)
 
 
 def gnn(n_tracks: int, n_dets: int, rows, cols, d, miss_cost: float) -> np.ndarray:
-    """Detection assigned to each track (``[n_tracks]`` int, -1 for none).
-
-    Minimises ``sum d(assigned) + miss_cost * (#tracks without a detection)`` over one-to-one
-    assignments of the in-gate pairs ``(rows, cols, d)`` (all ``d < miss_cost``, so a track
-    alone with its detections takes the nearest, and a detection alone with its tracks goes to
-    the nearest). The problem separates over the connected components of the gate graph:
-
-    - components with one track or one detection are solved in a batch by a sort (no solver);
-    - the other components together form one sparse ``[k, m + k]`` problem, with ``miss_cost``
-      on the diagonal of the missed block (Stone Soup's ``GNNWith2DAssignment`` layout), solved
-      by ``scipy.sparse.csgraph.min_weight_full_bipartite_matching`` (block diagonal over the
-      components, so the same optimum as one ``linear_sum_assignment`` per component; every
-      weight is shifted by +1, which leaves the optimum unchanged as each row is matched once,
-      and keeps zero distances as edges).
-    """
-    out = np.full(n_tracks, -1, _I64)
-    if len(rows) == 0:
-        return out
-    rows, cols, d = np.asarray(rows, _I64), np.asarray(cols, _I64), np.asarray(d, float)
-    ok = d < miss_cost  # a pair at or beyond the miss cost never beats leaving the track missed
-    rows, cols, d = rows[ok], cols[ok], d[ok]
-    graph = coo_matrix((np.ones(len(rows)), (rows, n_tracks + cols)),
-                       shape=(n_tracks + n_dets,) * 2)
-    n_comp, label = connected_components(graph, directed=False)
-    comp = label[rows]
-    n_tr = np.bincount(label[:n_tracks], minlength=n_comp)
-    n_de = np.bincount(label[n_tracks:], minlength=n_comp)
-    simple = ((n_tr == 1) | (n_de == 1))[comp]
-    if simple.any():  # nearest pair per component; ties go to the first pair (track, det order)
-        e = np.flatnonzero(simple)
-        e = e[np.lexsort((d[e], comp[e]))]
-        first = np.r_[True, comp[e][1:] != comp[e][:-1]]
-        out[rows[e[first]]] = cols[e[first]]
-    hard = np.flatnonzero(~simple)
-    if hard.size:
-        tr, r = np.unique(rows[hard], return_inverse=True)
-        de, c = np.unique(cols[hard], return_inverse=True)
-        k, md = tr.size, de.size
-        data = np.concatenate([d[hard] + 1.0, np.full(k, miss_cost + 1.0)])
-        ri = np.concatenate([r, np.arange(k)])
-        ci = np.concatenate([c, md + np.arange(k)])
-        ri, ci = min_weight_full_bipartite_matching(
-            csr_matrix((data, (ri, ci)), shape=(k, md + k)))
-        hit = ci < md
-        out[tr[ri[hit]]] = de[ci[hit]]
-    return out
+    """Detection assigned to each track (``[n_tracks]`` int, -1 for none): GNN with a cost
+    ``miss_cost`` per track left without a detection (:func:`iadsim.tracking.core.gnn`)."""
+    return core.gnn(n_tracks, n_dets, rows, cols, d, miss_cost)
 
 
 def update(x, P, z, sigma: float):
-    """Kalman update of rows ``x [K, 4]``, ``P [K, 4, 4]`` with ``z [K, 2]`` (Bar-Shalom 5.2.3)."""
-    S = innovation_cov(P, sigma)
-    Sinv = np.linalg.inv(S)
-    K = P[:, :, :2] @ Sinv  # [K, 4, 2]
-    x_new = x + np.einsum("kij,kj->ki", K, z - x[:, :2])
-    P_new = P - K @ S @ K.transpose(0, 2, 1)
-    return x_new, P_new
+    """Kalman update of rows ``x [K, 4]``, ``P [K, 4, 4]`` with ``z [K, 2]`` (Bar-Shalom 5.2.3),
+    standard form ``P - K S K^T`` as Stone Soup's ``KalmanUpdater``."""
+    return core.kalman_update(x, P, z, np.eye(2) * sigma**2)
 
 
 def _associate_update(

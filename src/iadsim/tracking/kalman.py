@@ -38,16 +38,11 @@ these shortcuts.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
 from iadsim import geo
-
-try:  # the gufunc behind np.linalg.solve (see _solve)
-    from numpy.linalg._umath_linalg import solve as _gufunc_solve
-except ImportError:  # pragma: no cover - other NumPy layouts
-    _gufunc_solve = None
+from iadsim.tracking import core
 
 _EYE6 = np.eye(6)
 _EYE6.flags.writeable = False
@@ -89,9 +84,9 @@ def cv_process_noise(dt: np.ndarray | float, accel_sigma: float) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4096)
 def _transition_and_noise(dt: float, accel_sigma: float) -> np.ndarray:
-    """``[F(dt), Q(dt)]`` as one read-only [2, 6, 6] array (cached: scan periods repeat)."""
-    d = np.array([dt])
-    fq = np.concatenate([cv_transition(d), cv_process_noise(d, accel_sigma)])
+    """``[F(dt), Q(dt)]`` as one read-only [2, 6, 6] array (cached: scan periods repeat): the
+    shared kernel's model (:func:`iadsim.tracking.core.cv_model`, ``q = accel_sigma^2``)."""
+    fq = np.array(core.cv_model(dt, float(accel_sigma) ** 2, 3))
     fq.flags.writeable = False
     return fq
 
@@ -207,15 +202,9 @@ def update(
 def _update(
     x: np.ndarray, P: np.ndarray, zc: np.ndarray, R: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`update` without argument checks (at least one track)."""
-    S = P[:, :3, :3] + R
-    # K = P H^T S^-1  <=>  K^T = S^-1 (P H^T)^T  (S symmetric)
-    gain = _solve(S, P[:, :, :3].transpose(0, 2, 1)).transpose(0, 2, 1)  # [K, 6, 3]
-    x_new = x + np.einsum("kij,kj->ki", gain, zc - x[:, :3])
-    ikh = _EYE6[None].repeat(x.shape[0], axis=0)
-    ikh[:, :, :3] -= gain
-    P_new = ikh @ P @ ikh.transpose(0, 2, 1) + gain @ R @ gain.transpose(0, 2, 1)
-    return x_new, 0.5 * (P_new + P_new.transpose(0, 2, 1))
+    """:func:`update` without argument checks (at least one track): the shared kernel's
+    Joseph-form update (:func:`iadsim.tracking.core.kalman_update`)."""
+    return core.kalman_update(x, P, zc, R, joseph=True)
 
 
 def _predict_update(
@@ -228,18 +217,3 @@ def _predict_update(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``update(*predict(x, P, dt, accel_sigma), zc, R)`` without the argument checks."""
     return _update(*_predict(x, P, dt, accel_sigma), zc, R)
-
-
-def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``np.linalg.solve(a, b)`` for stacks of matrices: the same LAPACK gufunc, called directly.
-
-    ``np.linalg.solve`` spends most of its time, for a few 3x3 systems, in argument checks and
-    an error-state context. The gufunc gives the same numbers; a singular system (non-finite
-    result, never the case for ``S = H P H^T + R``) goes through ``np.linalg.solve`` to raise
-    its ``LinAlgError`` as before.
-    """
-    if _gufunc_solve is not None:
-        out = _gufunc_solve(a, b, signature="dd->d")
-        if math.isfinite(out.sum()):
-            return out
-    return np.linalg.solve(a, b)

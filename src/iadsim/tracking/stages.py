@@ -18,8 +18,8 @@ import numpy as np
 from iadsim import geo
 from iadsim.params import TrackerParams
 from iadsim.state import TRACK_CONFIRMED, TRACK_TENTATIVE, Tracks
-from iadsim.tracking import sym3
-from iadsim.tracking.associate import gate_costs, gate_pairs, gnn, solve_assignment
+from iadsim.tracking import core, sym3
+from iadsim.tracking.associate import gate_costs, gnn, pair_costs
 from iadsim.tracking.kalman import cv_process_noise, cv_transition
 
 MARGIN = 1e-9  # relative margin of the decisions taken from bounds (far above rounding)
@@ -71,37 +71,26 @@ def associate(
 ) -> tuple[list[int], list[int]]:
     """Staged GNN: ``(tracks, plots)``, the assigned pairs, tracks increasing.
 
-    ``pos [3, K]``, ``pos_cov [9, K]``: predicted tracks (``gate_pairs``); ``status [K]``.
-    Confirmed tracks take their plots first, tentative ones the plots left. When the
-    admissible pairs of a stage form a matching (no track with two plots, no plot with two
-    tracks) :func:`gnn` would take them all, so they are taken without it; otherwise ``gnn``
-    gets the dense matrix of the tracks and plots that have a pair (the rows and columns it
-    keeps itself). When all the admissible pairs form a matching the stages do not interact.
+    ``pos [3, K]``, ``pos_cov [9, K]``: predicted tracks (entries-first); ``status [K]``;
+    ``gate`` the chi-square threshold. Confirmed tracks take their plots first, tentative ones
+    the plots left, each stage by :func:`iadsim.tracking.core.gnn` (most pairs, then least
+    cost) on the admissible pairs of :func:`~iadsim.tracking.associate.pair_costs`. When all
+    the admissible pairs form a matching the stages do not interact and every pair is taken.
     """
-    rows, cols, costs = gate_pairs(pos, pos_cov, zc, R, gate)
-    if len(set(rows)) == len(rows) and len(set(cols)) == len(cols):
-        return rows, cols
-    taken: dict[int, int] = {}  # plot -> track
-    for stage in (TRACK_CONFIRMED, TRACK_TENTATIVE):
-        sp = [
-            (k, d, c)
-            for k, d, c in zip(rows, cols, costs, strict=True)
-            if status[k] == stage and d not in taken
-        ]
-        stage_tracks, stage_plots = {k for k, _, _ in sp}, {d for _, d, _ in sp}
-        if len(stage_tracks) == len(sp) == len(stage_plots):
-            taken.update((d, k) for k, d, _ in sp)
-            continue
-        r_of = {k: i for i, k in enumerate(sorted(stage_tracks))}
-        c_of = {d: j for j, d in enumerate(sorted(stage_plots))}
-        sub = np.full((len(r_of), len(c_of)), np.inf)
-        for k, d, c in sp:
-            sub[r_of[k], c_of[d]] = c
-        r, c = solve_assignment(sub)  # = gnn(sub): every row and column has a pair
-        track_at, plot_at = list(r_of), list(c_of)
-        taken.update((plot_at[j], track_at[i]) for i, j in zip(r.tolist(), c.tolist(), strict=True))
-    pairs = sorted((k, d) for d, k in taken.items())
-    return [k for k, _ in pairs], [d for _, d in pairs]
+    n, m = pos.shape[1], zc.shape[0]
+    rows, cols, cost = pair_costs(pos.T, pos_cov.T.reshape(n, 3, 3), zc, R, gate)
+    if rows.size == 0:
+        return [], []
+    if np.unique(rows).size == rows.size and np.unique(cols).size == cols.size:
+        return rows.tolist(), cols.tolist()
+    conf = np.asarray(status)[rows] == TRACK_CONFIRMED
+    a = core.gnn(n, m, rows[conf], cols[conf], cost[conf], None)
+    taken = np.zeros(m, bool)
+    taken[a[a >= 0]] = True
+    tent = ~conf & ~taken[cols]
+    a = np.where(a >= 0, a, core.gnn(n, m, rows[tent], cols[tent], cost[tent], None))
+    k = np.flatnonzero(a >= 0)
+    return k.tolist(), a[k].tolist()
 
 
 def count(

@@ -42,7 +42,8 @@ and a few plots, so the cost is the number of NumPy calls, not their size.
   (``kalman.predict_position``). Only the tracks that get a plot go through the 6x6
   :func:`~iadsim.tracking.kalman.predict` and :func:`~iadsim.tracking.kalman.update`, so the
   stored ``x, P`` are exactly the filter's.
-- Gating evaluates only the pairs that pass a per-axis screen (``associate.gate_pairs``).
+- Gating and GNN are the shared kernel's (``core.gate_pairs``, ``core.gnn``): a per-axis
+  screen, then a k-d tree over the plots when the problem is large.
 - The position-std test decides from eigenvalue bounds and runs ``eigvalsh`` on the filter's
   own position block only where the threshold lies between them.
 """
