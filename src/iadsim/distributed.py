@@ -4,20 +4,34 @@ One code path, three places to run:
 
 * ``workers=1`` (no scheduler): the batches run one after the other in this process (no
   cluster to start; Ctrl-C stops at once);
-* default: a ``LocalCluster(n_workers=<cores>, threads_per_worker=1)`` of worker processes;
+* default: a ``LocalCluster(n_workers=<cores>, threads_per_worker=1, processes=True)``;
 * ``scheduler="tcp://HOST:8786"``: an existing Dask cluster (its workers need iadsim
   installed, at the same version).
 
-A task is ``(design point, list of run indices) -> list of metric rows``; it is pure (its
-result depends only on its arguments), so the task of a lost worker is re-run elsewhere
-(``retries=2``) and a result that arrives twice is stored once (the store's primary key).
-Batches never span design points. Unless given, their size comes from timing one run in
-the driver first (that run is stored like any other): about :data:`TARGET_S` seconds of work
-per task, at most ``remaining / (8 * workers)`` runs (so every worker gets several tasks) and
-between 1 and :data:`MAX_BATCH` runs. At most
-``4 * workers`` tasks are in flight, so results stream back with ``as_completed`` and each batch
-is handed to ``sink`` (the store) as soon as it is done: a killed campaign loses only the
-batches in flight.
+A task is ``(design point, list of run indices) -> (metric rows, seconds)``; it is pure (its
+rows depend only on its arguments), so the task of a lost worker is re-run elsewhere (the
+scheduler reschedules it; ``retries=2`` covers an exception) and a result that arrives twice
+is stored once (the store's primary key). The task carries its design point's compiled
+``Params`` (about 20 kB) rather than a scattered reference, so a worker that dies takes no
+data with it. Batches never span design points.
+
+**Batch sizes** (:class:`_Queue`): guided self-scheduling (C. D. Polychronopoulos and D. J.
+Kuck, "Guided self-scheduling: a practical scheduling scheme for parallel supercomputers",
+IEEE Trans. Computers C-36 (1987) 1425-1439): each new batch takes ``ceil(left / (2 workers))``
+runs of the runs left, capped at about :data:`TARGET_S` seconds of work (from the in-worker
+time per run measured so far) and at :data:`MAX_BATCH`; before any time is known, one run. So
+the first wave tells the run time, the middle batches are large (little per-task overhead),
+and the last ones shrink, so no worker is left with a long straggler. At most ``2 * workers``
+tasks are in flight; results stream back with ``as_completed`` and each batch is handed to
+``sink`` (the store) as soon as it is done: a killed campaign loses only the batches in
+flight. ``batch_size`` fixes the size instead.
+
+**Stopping a design point early** (``--until-ci``): ``sink`` returns True when a point needs no
+more runs; its queued batches are dropped and its running tasks cancelled (a result that still
+arrives is not stored). :class:`UntilCI` gives that answer from a deterministic prefix, so the
+set of stored runs does not depend on the workers or the order of completion; with it, batches
+are taken round-robin over the points and never cross a block of :data:`CI_BLOCK` runs, so
+every point advances and little work is wasted when one stops.
 
 **Randomness and common random numbers.** Run ``r`` of *every* design point draws from
 ``SeedSequence(seed, spawn_key=(r,))`` (``engine.Streams``), seeded by the campaign seed and
@@ -25,6 +39,9 @@ the run index only, not by the design point. Two design points therefore see the
 points, sensor noise and Pk draws run by run as far as their histories agree, so differences
 between design points are measured with much less noise than independent sampling would give
 (common random numbers). The runs are the same whatever the workers, batch sizes or order.
+With sampled parameter uncertainty (:mod:`iadsim.uncertain`), the task carries the design
+point's ``Scenario``; each run draws its parameter values from (seed, run), applies them as
+overrides, compiles and runs; the values join the run's metric row.
 """
 
 from __future__ import annotations
@@ -34,28 +51,51 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from iadsim.campaign import default_workers, simulate_params
 from iadsim.params import Params
+from iadsim.scenario import Scenario
+from iadsim.stats import wilson_interval
 
-__all__ = ["MAX_BATCH", "TARGET_S", "batches", "execute", "simulate_batch"]
+__all__ = ["CI_BLOCK", "MAX_BATCH", "TARGET_S", "ExecStats", "UntilCI", "batches", "execute",
+           "simulate_batch"]
 
-MAX_BATCH = 50
+MAX_BATCH = 100
 TARGET_S = 5.0
+#: Runs per block of the ``--until-ci`` rule (see :class:`UntilCI`).
+CI_BLOCK = 10
 
-Sink = Callable[[int, list[dict]], None]
+#: ``sink(point, rows)`` stores a finished batch; a True return means ``point`` is done.
+Sink = Callable[[int, list[dict]], bool | None]
 
 
-def simulate_batch(params: Params, seed: int, runs: list[int]) -> list[dict]:
-    """The metric rows of ``runs`` of one design point (a Dask task: pure)."""
-    return [simulate_params(params, seed, r).metrics for r in runs]
+def simulate_batch(model: Params | Scenario, seed: int, runs: list[int],
+                   uncertain: tuple = ()) -> tuple[list[dict], float]:
+    """The metric rows of ``runs`` of one design point and the seconds they took (a Dask task:
+    the rows are pure). ``model`` is the compiled point or, with ``uncertain`` parameters
+    (:class:`iadsim.uncertain.Uncertain`), its scenario, compiled run by run."""
+    t0 = time.perf_counter()
+    if not uncertain:
+        rows = [simulate_params(model, seed, r).metrics for r in runs]  # type: ignore[arg-type]
+        return rows, time.perf_counter() - t0
+    from iadsim.compile import compile_scenario
+    from iadsim.uncertain import PREFIX, draw, with_draws
+
+    rows = []
+    for r in runs:
+        values = draw(list(uncertain), seed, r)
+        params = compile_scenario(with_draws(model, values))  # type: ignore[arg-type]
+        row = simulate_params(params, seed, r).metrics
+        rows.append({**row, **{PREFIX + k: v for k, v in values.items()}})
+    return rows, time.perf_counter() - t0
 
 
 def batches(todo: dict[int, list[int]], workers: int, batch_size: int | None = None,
             run_s: float = 0.0) -> list[tuple[int, list[int]]]:
-    """Split the runs to do per design point into ``(point, runs)`` batches, in point then run
-    order (``run_s``: seconds per run, when known)."""
+    """A static split of the runs to do per design point into ``(point, runs)`` batches, in
+    point then run order (``run_s``: seconds per run, when known)."""
     total = sum(len(r) for r in todo.values())
     size = math.ceil(total / (8 * max(1, workers)))
     if run_s > 0:
@@ -66,6 +106,133 @@ def batches(todo: dict[int, list[int]], workers: int, batch_size: int | None = N
         runs = sorted(todo[point])
         out += [(point, runs[i:i + size]) for i in range(0, len(runs), size)]
     return out
+
+
+@dataclass
+class ExecStats:
+    """What :func:`execute` did: seconds are wall clock in the driver except ``compute_s``, the
+    sum over batches of their in-worker time."""
+
+    workers: int = 1
+    runs: int = 0
+    batches: int = 0
+    compute_s: float = 0.0
+    sink_s: float = 0.0  # in sink (the store's writes)
+    start_s: float = 0.0  # starting or connecting to the cluster
+    wall_s: float = 0.0  # the whole of execute, start-up included
+
+    @property
+    def overhead(self) -> float:
+        """Share of the workers' wall time not spent simulating: ``1 - compute / (workers *
+        wall)`` (start-up, scheduling, the store, idle workers at the end)."""
+        return 1.0 - self.compute_s / (self.workers * self.wall_s) if self.wall_s > 0 else 0.0
+
+
+@dataclass
+class _Queue:
+    """Runs left per point, handed out as batches (see the module doc)."""
+
+    todo: dict[int, list[int]]
+    workers: int
+    batch_size: int | None = None
+    block: int | None = None  # round-robin over points, batches inside blocks of runs
+    run_s: float = 0.0  # seconds per run, in the workers, measured so far
+    _turn: int = 0
+    left: dict[int, list[int]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.left = {p: sorted(r) for p, r in sorted(self.todo.items()) if r}
+
+    def runs_left(self) -> int:
+        return sum(len(r) for r in self.left.values())
+
+    def size(self) -> int:
+        if self.batch_size:
+            return self.batch_size
+        if self.run_s <= 0:
+            return 1
+        cap = max(1, min(MAX_BATCH, math.floor(TARGET_S / self.run_s)))
+        return max(1, min(cap, math.ceil(self.runs_left() / (2 * self.workers))))
+
+    def take(self) -> tuple[int, list[int]] | None:
+        if not self.left:
+            return None
+        points = list(self.left)
+        point = points[self._turn % len(points)] if self.block else points[0]
+        runs = self.left[point]
+        size = self.size()
+        if self.block:
+            size = min(size, self.block - runs[0] % self.block)
+        batch, rest = runs[:size], runs[size:]
+        if rest:
+            self.left[point] = rest
+            self._turn += 1
+        else:
+            del self.left[point]
+        return point, batch
+
+    def drop(self, point: int) -> None:
+        self.left.pop(point, None)
+
+
+class UntilCI:
+    """The ``--until-ci W`` rule: a design point stops once its pooled leak rate (Σ leakers /
+    Σ threats) has a Wilson 95% interval of *half-width* ``(hi - lo) / 2 <= W``.
+
+    The rule is checked only at the end of each complete block of :data:`CI_BLOCK` runs in
+    run-index order: after runs ``0 .. kB - 1`` are all stored (``B`` the block), on exactly
+    those runs; the first ``k`` that meets it fixes the point's runs at ``kB``. Runs beyond are
+    not needed, and any stored already (a batch that finished early) are deleted by the caller.
+    So the stored set is a function of the runs' metrics alone, whatever the workers, batch
+    sizes, completion order or interruptions. ``runs`` (``--runs``) is the maximum: a point
+    that never meets the rule stops there.
+    """
+
+    def __init__(self, width: float, runs: int, block: int = CI_BLOCK):
+        if not 0 < width < 0.5:
+            raise ValueError(f"--until-ci {width}: the half-width must be in (0, 0.5)")
+        self.width, self.runs, self.block = width, runs, block
+        self._seen: dict[int, dict[int, tuple[float, float]]] = {}
+        self._prefix: dict[int, tuple[int, float, float]] = {}  # runs, Σ leakers, Σ threats
+        self.stopped: dict[int, int] = {}  # point -> its final number of runs
+
+    def add(self, point: int, rows: list[dict]) -> int | None:
+        """Note stored rows of ``point``; return its final number of runs once decided."""
+        seen = self._seen.setdefault(point, {})
+        for r in rows:
+            seen[int(r["run"])] = (_count(r.get("leakers")), _count(r.get("threats")))
+        return self.check(point)
+
+    def check(self, point: int) -> int | None:
+        if point in self.stopped:
+            return self.stopped[point]
+        seen = self._seen.get(point, {})
+        n, k, m = self._prefix.get(point, (0, 0.0, 0.0))
+        while n in seen and n < self.runs:
+            k, m = k + seen[n][0], m + seen[n][1]
+            n += 1
+            if n == self.runs or (n % self.block == 0 and self.half_width(k, m) <= self.width):
+                self.stopped[point] = n
+                break
+        self._prefix[point] = (n, k, m)
+        return self.stopped.get(point)
+
+    @staticmethod
+    def half_width(leakers: float, threats: float) -> float:
+        lo, hi = wilson_interval(leakers, threats)
+        return (hi - lo) / 2 if threats > 0 else math.inf
+
+    def spec(self) -> dict[str, Any]:
+        return {"half_width": self.width, "block": self.block, "interval": "wilson 95%",
+                "metric": "leak_rate"}
+
+
+def _count(v: Any) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return 0.0
+    return x if math.isfinite(x) else 0.0
 
 
 @contextmanager
@@ -89,72 +256,91 @@ def _client(workers: int, scheduler: str | None) -> Iterator[Any]:
         cluster.close()
 
 
-def execute(params: Sequence[Params], seed: int, todo: dict[int, list[int]], sink: Sink, *,
-            workers: int | None = None, scheduler: str | None = None,
-            batch_size: int | None = None) -> None:
-    """Run ``todo`` (design point -> run indices) of the compiled design points ``params``;
-    ``sink(point, rows)`` receives each finished batch (in completion order)."""
-    todo = {p: sorted(r) for p, r in todo.items() if r}
-    if not todo:
-        return
-    run_s = 0.0
-    if batch_size is None:  # time one run here to size the batches
-        point = min(todo)
-        t0 = time.perf_counter()
-        sink(point, simulate_batch(params[point], seed, todo[point][:1]))
-        run_s = time.perf_counter() - t0
-        todo[point] = todo[point][1:]
-    work = batches(todo, workers or (1 if scheduler is None else 8), batch_size, run_s)
-    if not work:
-        return
-    if scheduler is None and (workers or default_workers()) == 1:
-        for point, runs in work:
-            sink(point, simulate_batch(params[point], seed, runs))
-        return
-    _execute_dask(params, seed, work, sink, workers or default_workers(), scheduler,
-                  batch_size, run_s)
+def execute(models: Sequence[Params | Scenario], seed: int, todo: dict[int, list[int]],
+            sink: Sink, *, workers: int | None = None, scheduler: str | None = None,
+            batch_size: int | None = None, uncertain: Sequence[Any] = (),
+            block: int | None = None) -> ExecStats:
+    """Run ``todo`` (design point -> run indices) of the design points ``models`` (compiled
+    ``Params``; their ``Scenario`` when ``uncertain`` parameters are drawn);
+    ``sink(point, rows)`` receives each finished batch (in completion order) and returns True
+    when ``point`` needs no more runs. ``block``: take batches round-robin over the points,
+    inside blocks of that many runs (for :class:`UntilCI`)."""
+    t0 = time.perf_counter()
+    local = scheduler is None and (workers or default_workers()) == 1
+    n = 1 if local else (workers or (default_workers() if scheduler is None else 1))
+    queue = _Queue(todo, n, batch_size, block)
+    stats = ExecStats(workers=n)
+    if queue.left:
+        task = (tuple(models), seed, tuple(uncertain))
+        if local:
+            _execute_here(task, queue, sink, stats)
+        else:
+            _execute_dask(task, queue, sink, stats, n, scheduler)
+    stats.wall_s = time.perf_counter() - t0
+    return stats
 
 
-def _execute_dask(params: Sequence[Params], seed: int, work: list[tuple[int, list[int]]],
-                  sink: Sink, workers: int, scheduler: str | None,
-                  batch_size: int | None, run_s: float) -> None:
+def _finish(point: int, rows: list[dict], secs: float, queue: _Queue, sink: Sink,
+            stats: ExecStats) -> bool:
+    """Account for a finished batch, store it; True if its point is done."""
+    stats.runs += len(rows)
+    stats.batches += 1
+    stats.compute_s += secs
+    queue.run_s = stats.compute_s / max(stats.runs, 1)
+    t = time.perf_counter()
+    done = bool(sink(point, rows))
+    stats.sink_s += time.perf_counter() - t
+    if done:
+        queue.drop(point)
+    return done
+
+
+def _execute_here(task: tuple, queue: _Queue, sink: Sink, stats: ExecStats) -> None:
+    models, seed, uncertain = task
+    while (item := queue.take()) is not None:
+        point, runs = item
+        rows, secs = simulate_batch(models[point], seed, runs, uncertain)
+        _finish(point, rows, secs, queue, sink, stats)
+
+
+def _execute_dask(task: tuple, queue: _Queue, sink: Sink, stats: ExecStats, workers: int,
+                  scheduler: str | None) -> None:
     from distributed import as_completed
 
+    models, seed, uncertain = task
+    t0 = time.perf_counter()
     with _client(workers, scheduler) as client:
         if scheduler is not None:
             n = len(client.scheduler_info(n_workers=-1).get("workers", {})) or workers
-            if batch_size is None:  # re-split for the cluster's size
-                todo: dict[int, list[int]] = {}
-                for point, runs in work:
-                    todo.setdefault(point, []).extend(runs)
-                work = batches(todo, n, None, run_s)
-            workers = n
-        scattered: dict[int, Any] = {}
-        pending = iter(work)
+            queue.workers = stats.workers = n
+        stats.start_s = time.perf_counter() - t0
         futures: dict[Any, int] = {}
+        done = as_completed()
 
-        def submit() -> bool:
-            item = next(pending, None)
+        def submit() -> None:
+            item = queue.take()
             if item is None:
-                return False
+                return
             point, runs = item
-            if point not in scattered:
-                scattered[point] = client.scatter(params[point], hash=False)
-            f = client.submit(simulate_batch, scattered[point], seed, runs, pure=False,
+            f = client.submit(simulate_batch, models[point], seed, runs, uncertain, pure=False,
                               retries=2, key=f"iadsim-batch-{point}-{runs[0]}-{runs[-1]}")
             futures[f] = point
-            queue.add(f)
-            return True
+            done.add(f)
 
-        queue = as_completed()
         try:
-            for _ in range(4 * workers):
-                if not submit():
-                    break
-            for f in queue:
-                point = futures.pop(f)
-                sink(point, f.result())
+            for _ in range(2 * queue.workers):
+                submit()
+            for f in done:
+                point = futures.pop(f, None)
+                if point is None:  # cancelled: its point was done
+                    continue
+                rows, secs = f.result()
                 f.release()
+                if _finish(point, rows, secs, queue, sink, stats):
+                    for g in [g for g, p in futures.items() if p == point]:
+                        del futures[g]
+                        g.cancel()
+                        submit()
                 submit()
         except BaseException:
             for f in list(futures):

@@ -4,14 +4,22 @@ Tables:
 
 * ``campaign`` (one row): ``id``, ``format``, ``scenario_name``, ``scenario_text``,
   ``scenario_hash`` (sha256 of the text), ``iadsim_version``, ``seed``, ``runs`` (runs per
-  design point), ``design`` (JSON: the sweeps, ``[{"path", "values"}]``), ``created``.
+  design point; the maximum under ``until_ci``), ``design`` (JSON, see below), ``created``.
 * ``design_points``: ``point`` (index, primary key), ``values`` (JSON: path -> value).
 * ``runs``: ``point``, ``run`` (primary key ``(point, run)``: a run is never stored twice; a
   retried batch is ignored), typed core columns (:data:`CORE` as DOUBLE, NaN kept), and
   ``metrics``: the whole flat metric row as JSON text (NaN written as ``NaN``, read back by
   Python's ``json``). The breakdown columns (``leakers.<type>``, ``kills.<unit>``...) depend on
   the design point when a sweep changes a threat type or a fire unit, so they live in the JSON;
-  :meth:`Store.per_run` and :meth:`Store.export_parquet` expand them.
+  :meth:`Store.per_run` and :meth:`Store.export_parquet` expand them. With sampled parameter
+  uncertainty, the drawn values are in the JSON too, as ``uncertain.<key>.<param>``.
+
+The ``design`` JSON describes everything that decides which runs exist and what they compute
+beyond the scenario text and seed: ``{"kind": "grid" | "lhs", "sweeps": [{"path", "values"} or
+{"path", "low", "high", "integer"}], "samples": N (lhs), "uncertain": {"distribution",
+"params": [{"name", "value", "low", "high", "unit"}]} (when sampled), "until_ci":
+{"half_width", "block", ...} (when given)}``. Format 1 stores (``design`` a bare list of grid
+sweeps) are read as ``{"kind": "grid", "sweeps": [...]}``.
 
 Each batch of runs is written in its own transaction, so a campaign killed at any point keeps
 every batch written before. A new store is built under a temporary name and renamed into
@@ -32,9 +40,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-__all__ = ["CORE", "FORMAT", "Store", "StoreError", "scenario_hash"]
+__all__ = ["CORE", "FORMAT", "Store", "StoreError", "normalize_design", "scenario_hash"]
 
-FORMAT = 1
+FORMAT = 2
+READS = (1, 2)  # formats this version opens
 
 #: Per-run metrics stored as typed columns of ``runs`` (every other metric is in the JSON).
 CORE = ("threats", "leakers", "kills", "unresolved", "interceptors_spent",
@@ -60,6 +69,14 @@ def scenario_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def normalize_design(design: list | dict) -> dict[str, Any]:
+    """The ``design`` JSON in its current form (a format-1 bare list of grid sweeps is
+    wrapped)."""
+    if isinstance(design, list):
+        return {"kind": "grid", "sweeps": design}
+    return json.loads(json.dumps(design))
+
+
 def _num(v: Any) -> float | None:
     try:
         return float(v)
@@ -78,7 +95,7 @@ class Store:
                           "iadsim_version, seed, runs, design FROM campaign").fetchone()
         (self.id, self.scenario_name, self.scenario_text, self.scenario_hash, self.version,
          self.seed, self.runs, design) = row
-        self.design: list[dict] = json.loads(design)
+        self.design: dict[str, Any] = normalize_design(json.loads(design))
         self.points: list[dict] = [json.loads(v) for (v,) in con.execute(
             'SELECT "values" FROM design_points ORDER BY point').fetchall()]
 
@@ -86,7 +103,8 @@ class Store:
 
     @classmethod
     def create(cls, path: str | Path, *, scenario_name: str, scenario_text: str, version: str,
-               seed: int, runs: int, design: list[dict], points: list[dict]) -> Store:
+               seed: int, runs: int, design: list[dict] | dict[str, Any],
+               points: list[dict]) -> Store:
         """A new store at ``path`` (which must not exist)."""
         path = Path(path)
         if path.exists():
@@ -99,6 +117,7 @@ class Store:
         con = duckdb.connect(str(tmp))
         try:
             con.execute(_SCHEMA)
+            design = normalize_design(design)
             cid = hashlib.sha256(f"{scenario_hash(scenario_text)}{seed}{json.dumps(design)}"
                                  f"{_dt.datetime.now().isoformat()}".encode()).hexdigest()[:16]
             con.execute("INSERT INTO campaign VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -116,7 +135,8 @@ class Store:
     @classmethod
     def open(cls, path: str | Path, expect: dict[str, Any] | None = None) -> Store:
         """Open an existing store; with ``expect`` (keys ``scenario_text``, ``version``,
-        ``seed``, ``design``), refuse one that belongs to another campaign."""
+        ``seed``, ``design``, optionally ``points``), refuse one that belongs to another
+        campaign."""
         path = Path(path)
         if not path.is_file():
             raise StoreError(f"{path}: no such store")
@@ -137,8 +157,9 @@ class Store:
                 raise StoreError(f"{path}: a DuckDB file but not an iadsim campaign store "
                                  f"(tables: {', '.join(sorted(tables)) or 'none'})")
             (fmt,) = con.execute("SELECT format FROM campaign").fetchone()
-            if fmt != FORMAT:
-                raise StoreError(f"{path}: store format {fmt}; this iadsim reads {FORMAT}")
+            if fmt not in READS:
+                raise StoreError(f"{path}: store format {fmt}; this iadsim reads "
+                                 f"{', '.join(map(str, READS))}")
             store = cls(path, con)
         except StoreError:
             con.close()
@@ -154,7 +175,8 @@ class Store:
                 raise
         return store
 
-    def check(self, *, scenario_text: str, version: str, seed: int, design: list[dict]) -> None:
+    def check(self, *, scenario_text: str, version: str, seed: int,
+              design: list[dict] | dict[str, Any], points: list[dict] | None = None) -> None:
         """Raise ``StoreError`` listing every way this store differs from the campaign asked."""
         diffs = []
         if scenario_hash(scenario_text) != self.scenario_hash:
@@ -164,9 +186,16 @@ class Store:
             diffs.append(f"iadsim version {self.version} in the store, {version} now")
         if seed != self.seed:
             diffs.append(f"seed {self.seed} in the store, {seed} now")
-        if json.loads(json.dumps(design)) != self.design:
-            diffs.append(f"design {json.dumps(self.design)} in the store, "
-                         f"{json.dumps(design)} now")
+        design = normalize_design(design)
+        if design != self.design:
+            keys = [k for k in sorted({*design, *self.design})
+                    if design.get(k) != self.design.get(k)]
+            diffs.append("design (" + ", ".join(keys) + ") differs: " + "; ".join(
+                f"{k} {json.dumps(self.design.get(k))} in the store, {json.dumps(design.get(k))}"
+                f" now" for k in keys))
+        elif points is not None and json.loads(json.dumps(points)) != self.points:
+            diffs.append("the design points recomputed now differ from the stored ones (another "
+                         "scipy version drawing the Latin hypercube?)")
         if diffs:
             raise StoreError(f"{self.path}: cannot resume, it holds another campaign: "
                              + "; ".join(diffs))
@@ -203,6 +232,23 @@ class Store:
             self.con.execute("ROLLBACK")
             raise
         return len(values)
+
+    def prune(self, point: int, runs: int) -> int:
+        """Delete the runs of ``point`` with index >= ``runs`` (beyond an ``--until-ci`` stop);
+        returns how many were deleted."""
+        (n,) = self.con.execute("SELECT count(*) FROM runs WHERE point = ? AND run >= ?",
+                                [point, runs]).fetchone()
+        if n:
+            self.con.execute("DELETE FROM runs WHERE point = ? AND run >= ?", [point, runs])
+        return int(n)
+
+    def leak_counts(self) -> dict[int, list[dict]]:
+        """Per point, ``{"run", "leakers", "threats"}`` of every stored run (for ``UntilCI``)."""
+        out: dict[int, list[dict]] = {}
+        for p, r, lk, th in self.con.execute(
+                "SELECT point, run, leakers, threats FROM runs ORDER BY point, run").fetchall():
+            out.setdefault(int(p), []).append({"run": r, "leakers": lk, "threats": th})
+        return out
 
     def done(self, point: int) -> set[int]:
         """Runs of ``point`` already stored."""
