@@ -7,8 +7,9 @@ user writes (``compile._Reader``), and it is stored with the run's metrics as
 ``uncertain.<key>.<param>``, ready to regress leak rate on.
 
 **Which parameters** (``select``). By default every parameter the scenario actually reads (found
-by compiling each design point with a catalog that records what is read) whose catalog entry
-has ``low < high``, except:
+by compiling each design point with a catalog that records what is read; a weapon's
+``pk_<class>`` only for the threat classes of the scenario's raids) whose catalog entry has
+``low < high``, except:
 
 * those the scenario fixes in its ``overrides`` or that a ``--sweep`` sets: the user's value
   wins;
@@ -46,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from iadsim.catalog import Catalog, load_catalog
+from iadsim.catalog import THREAT_CLASSES, Catalog, load_catalog
 from iadsim.compile import compile_scenario
 from iadsim.scenario import Scenario
 from iadsim.sweep import CAMPAIGN_TAG
@@ -118,10 +119,15 @@ class _EntryView:
 
 
 def read_params(sc: Scenario, catalog: Catalog | None = None) -> set[str]:
-    """``<key>.<param>`` of every catalog parameter compiling ``sc`` reads."""
-    rec = _Recording(catalog or load_catalog())
+    """``<key>.<param>`` of every catalog parameter compiling ``sc`` reads, less the
+    per-class figures (``pk_<class>``, ``max_range_km_<class>``) of classes no raid has."""
+    cat = catalog or load_catalog()
+    rec = _Recording(cat)
     compile_scenario(sc, rec)  # type: ignore[arg-type]  # duck-typed catalog
-    return {f"{k}.{p}" for k, p in rec.read}
+    classes = {cat.get(r.threat).refs["class"] for r in sc.raids}
+    unused = {f"{pre}{c}" for c in THREAT_CLASSES if c not in classes
+              for pre in ("pk_", "max_range_km_")}
+    return {f"{k}.{p}" for k, p in rec.read if p not in unused}
 
 
 def _spread(catalog: Catalog, name: str) -> Uncertain | None:
@@ -152,7 +158,7 @@ def select(scenarios: list[Scenario], names: list[str] | None = None,
             raise UncertainError(f"--uncertain {name}: no such catalog parameter (write "
                                  f"<catalog key>.<param>); valid: {valid}")
         if name not in read:
-            raise UncertainError(f"--uncertain {name}: this scenario never reads it; valid: "
+            raise UncertainError(f"--uncertain {name}: this scenario never uses it; valid: "
                                  f"{valid}")
         if name in fixed:
             raise UncertainError(f"--uncertain {name}: fixed by the scenario's overrides or a "
