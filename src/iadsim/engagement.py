@@ -30,7 +30,7 @@ import numpy as np
 
 from iadsim.events import EventBatch, batch
 from iadsim.params import Params
-from iadsim.state import Engagements, FireUnits, Interceptors, Threats, Tracks
+from iadsim.state import Engagements, FireUnits, InFlight, Interceptors, Threats, Tracks
 
 
 def predicted_intercept(p: np.ndarray, v: np.ndarray, launcher: np.ndarray, tau: np.ndarray,
@@ -181,11 +181,23 @@ def busy_channels(rounds: Interceptors, n_units: int) -> np.ndarray:
     return np.bincount(rounds.unit[act][first], minlength=n_units).astype(np.int64)
 
 
-def in_flight_by_slot(rounds: Interceptors, tracks: Tracks) -> np.ndarray:
-    """[K] rounds in flight at each track slot (rounds at a replaced track id do not count)."""
+def in_flight(rounds: Interceptors, tracks: Tracks, category: np.ndarray, params: Params
+              ) -> InFlight:
+    """Salvos in flight at each track slot and the track's chance to survive them, from the
+    weapons' Pk against the track's perceived ``category`` [K] (rounds independent)."""
+    k = tracks.capacity
     act = np.flatnonzero(rounds.active)
     act = act[tracks.track_id[rounds.track[act]] == rounds.track_id[act]]
-    return np.bincount(rounds.track[act], minlength=tracks.capacity).astype(np.int64)
+    salvos = np.zeros(k, dtype=np.int64)
+    log_q = np.zeros(k)
+    if len(act):
+        _, first = np.unique(rounds.engagement[act], return_index=True)
+        salvos = np.bincount(rounds.track[act][first], minlength=k).astype(np.int64)
+        slot = rounds.track[act]
+        pk = params.weapons.pk[rounds.itype[act], category[slot]]
+        with np.errstate(divide="ignore"):
+            np.add.at(log_q, slot, np.log1p(-np.minimum(pk, 1.0)))
+    return InFlight(salvos=salvos, survival=np.exp(log_q))
 
 
 def reset_reused_slots(eng: Engagements, old_ids: np.ndarray, tracks: Tracks) -> Engagements:
@@ -193,7 +205,8 @@ def reset_reused_slots(eng: Engagements, old_ids: np.ndarray, tracks: Tracks) ->
     changed = old_ids != tracks.track_id
     if not changed.any():
         return eng
-    shots, last = eng.shots.copy(), eng.last_intercept_t.copy()
+    shots, last, volley = eng.shots.copy(), eng.last_intercept_t.copy(), eng.volley.copy()
     shots[changed, :] = 0
     last[changed] = -np.inf
-    return replace(eng, shots=shots, last_intercept_t=last)
+    volley[changed] = 0
+    return replace(eng, shots=shots, last_intercept_t=last, volley=volley)

@@ -22,7 +22,7 @@ from iadsim.assessment import assess
 from iadsim.assignment import Plan, plan
 from iadsim.engagement import (
     busy_channels,
-    in_flight_by_slot,
+    in_flight,
     init_units,
     reload,
     reset_reused_slots,
@@ -36,6 +36,7 @@ from iadsim.state import (
     TRACK_FREE,
     Engagements,
     FireUnits,
+    InFlight,
     Interceptors,
     Threats,
     Tracks,
@@ -82,8 +83,7 @@ def init_world(params: Params) -> World:
     return World(
         t=0.0, threats=threats, tracks=Tracks.empty(cap), units=init_units(params),
         rounds=Interceptors.empty(params.interceptor_capacity),
-        eng=Engagements(shots=np.zeros((cap, len(params.units.name)), dtype=np.int64),
-                        last_intercept_t=np.full(cap, -np.inf)),
+        eng=Engagements.empty(cap, len(params.units.name)),
         pending=network.Pending.empty(), next_scan_t=np.zeros(len(params.sensors)),
         next_engagement=0,
     )
@@ -101,10 +101,7 @@ def _grow(tracks: Tracks, eng: Engagements, need: int) -> tuple[Tracks, Engageme
     fields = ("x", "P", "t_update", "t_init", "hits", "misses", "n_scans", "status", "track_id")
     grown = Tracks(**{f: np.concatenate([getattr(tracks, f), getattr(more, f)]) for f in fields},
                    next_id=tracks.next_id)
-    eng = Engagements(
-        shots=np.concatenate([eng.shots, np.zeros((extra, eng.shots.shape[1]), np.int64)]),
-        last_intercept_t=np.concatenate([eng.last_intercept_t, np.full(extra, -np.inf)]))
-    return grown, eng
+    return grown, eng.grown(extra)
 
 
 def delete_stale(tracks: Tracks, t: float, max_coast_s: float) -> tuple[Tracks, np.ndarray]:
@@ -144,8 +141,10 @@ def _arrivals(params: Params, t: float, arrived: np.ndarray, impact: np.ndarray
     return ev
 
 
-def _launch(world: World, p: Plan, params: Params, t: float
+def _launch(world: World, p: Plan, flying: InFlight, params: Params
             ) -> tuple[Interceptors, FireUnits, Engagements, int, list[EventBatch]]:
+    """Commit the planned salvos: rounds in flight, magazines, per-track bookkeeping (a salvo
+    at a track with nothing in flight starts a new volley)."""
     r, u, eng = world.rounds, world.units, world.eng
     n = int(p.rounds.sum())
     slots = np.flatnonzero(~r.active)[:n]
@@ -167,14 +166,17 @@ def _launch(world: World, p: Plan, params: Params, t: float
     cols["active"][slots] = True
     ready = u.ready.copy()
     np.subtract.at(ready, (p.unit, p.weapon), p.rounds)
-    shots, last = eng.shots.copy(), eng.last_intercept_t.copy()
+    shots, last, volley = eng.shots.copy(), eng.last_intercept_t.copy(), eng.volley.copy()
     np.add.at(shots, (p.track, p.unit), 1)
-    last[p.track] = p.intercept_t
+    last[p.track] = np.maximum(np.where(flying.salvos[p.track] > 0, last[p.track], -np.inf),
+                               p.intercept_t)
+    volley[p.track] = np.where(flying.salvos[p.track] > 0, volley[p.track] + 1, 1)
     ev = [batch("launch", p.launch_t[rep], n, unit=p.unit[rep], weapon=p.weapon[rep],
                 track=world.tracks.track_id[p.track[rep]], pos=p.aim[rep],
                 value=(p.intercept_t - p.launch_t)[rep])]
     return (Interceptors(**cols), replace(u, ready=ready),
-            replace(eng, shots=shots, last_intercept_t=last), world.next_engagement + len(p), ev)
+            replace(eng, shots=shots, last_intercept_t=last, volley=volley),
+            world.next_engagement + len(p), ev)
 
 
 def step(world: World, params: Params, rng: Streams) -> tuple[World, list[EventBatch]]:
@@ -241,14 +243,14 @@ def step(world: World, params: Params, rng: Streams) -> tuple[World, list[EventB
     # assign
     units = replace(world.units, up=unit_status(params, t),
                     busy_channels=busy_channels(world.rounds, len(params.units.name)))
-    in_flight = in_flight_by_slot(world.rounds, tracks)
-    decided = plan(t, tracks, assessment, eng, in_flight, units, params)
+    flying = in_flight(world.rounds, tracks, assessment.category, params)
+    decided = plan(t, tracks, assessment, eng, flying, units, params)
 
     # engage
     rounds, next_eng = world.rounds, world.next_engagement
     if len(decided):
         rounds, units, eng, next_eng, ev = _launch(
-            replace(world, tracks=tracks, units=units, eng=eng), decided, params, t)
+            replace(world, tracks=tracks, units=units, eng=eng), decided, flying, params)
         events += ev
     rounds, killed, ev = resolve(t, dt, rounds, threats, tracks, params, rng.engagement)
     events += ev

@@ -117,13 +117,18 @@ class AssetParams:
 @dataclass(frozen=True, slots=True)
 class Doctrine:
     salvo: int  # rounds per engagement
-    max_engagements: int  # engagements per track (1 = shoot; k = shoot-look-shoot up to k)
+    max_engagements: int  # engagements per track and fire unit (k: shoot-look-shoot up to k)
     look_s: float  # kill-assessment delay after the planned intercept time
-    priority: str  # "value" (value x Pk) | "time" (earliest impact first)
+    priority: str  # "value" (value x Pk) | "time" (value x Pk per second to impact)
     min_value: float  # hold fire at tracks whose threat value is below this
     kill_radius_m: float  # seeker basket: a round finds a threat within this of its aim track
     range_margin: float  # plan intercepts inside this fraction of the weapon's max range
-    assess_radius_m: float  # a track passing this close to an asset's edge threatens it
+    assess_radius_m: float  # a track passing this close to an asset threatens it
+    volley: int = 1  # engagements fired at a track before a look (2: shoot-shoot-look)
+    preserve: bool = False  # long-range rounds only where no cheaper layer can engage
+    long_range_m: float = 100e3  # interceptors with a longer max range are the long-range layer
+    min_hits: int = 1  # fire only at tracks with at least this many measurement updates
+    planner: str = "optimal"  # "optimal" (exact per frame) | "greedy" (marginal return)
 
 
 @dataclass(frozen=True, slots=True)

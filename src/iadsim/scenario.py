@@ -119,9 +119,20 @@ class Raid(_Model):
 
 
 class Doctrine(_Model):
-    """Firing doctrine. Shoot-look-shoot: salvo_size 1, max_engagements k; salvo of n: n, 1."""
+    """Firing doctrine, the same for every fire unit (see docs/model.md, section 8).
 
-    salvo_size: int = Field(1, ge=1, le=8, description="rounds fired together at one track")
+    ``mode``: ``shoot-look-shoot`` (one salvo at a time, look, re-engage), ``shoot-shoot-look``
+    (a second salvo may follow while the first is in flight, then look) or ``salvo`` (like
+    shoot-look-shoot with two-round salvos unless ``salvo_size`` says otherwise).
+    """
+
+    mode: Literal["shoot-look-shoot", "shoot-shoot-look", "salvo"] = Field(
+        "shoot-look-shoot", description="engagement sequence at one track"
+    )
+    salvo_size: int | None = Field(
+        None, ge=1, le=8,
+        description="rounds fired together at one track (default: 2 in salvo mode, else 1)",
+    )
     max_engagements: int = Field(
         3, ge=1, le=20, description="salvos per track and fire unit, with a look between"
     )
@@ -129,6 +140,19 @@ class Doctrine(_Model):
     priority: Literal["value", "time"] = "value"
     hold_below_value: float = Field(
         0.0, ge=0, description="hold fire at threat values at or below this"
+    )
+    preserve_long_range: bool = Field(
+        False, description="keep long-range rounds for threats no cheaper layer can engage"
+    )
+    long_range_km: float = Field(
+        100.0, gt=0, le=10_000,
+        description="interceptors reaching farther than this are the long-range layer",
+    )
+    min_track_hits: int = Field(
+        5, ge=1, le=100, description="fire only at tracks updated at least this many times"
+    )
+    planner: Literal["optimal", "greedy"] = Field(
+        "optimal", description="per-frame assignment: exact optimum or greedy marginal return"
     )
     kill_radius_m: float = Field(
         1000.0, gt=0, le=20_000, description="seeker basket around the aimed track"
@@ -139,6 +163,13 @@ class Doctrine(_Model):
     assess_radius_m: float = Field(
         3000.0, ge=0, le=100_000, description="a track passing this close to an asset threatens it"
     )
+
+    @property
+    def rounds_per_salvo(self) -> int:
+        """``salvo_size``, or the mode's default (2 for ``salvo``, 1 otherwise)."""
+        if self.salvo_size is not None:
+            return self.salvo_size
+        return 2 if self.mode == "salvo" else 1
 
 
 class Tracker(_Model):

@@ -159,3 +159,25 @@ class Engagements:
 
     shots: np.ndarray  # [K, B] int, engagements (salvos) fired at the track by each fire unit
     last_intercept_t: np.ndarray  # [K] s, planned intercept time of the last salvo (-inf: none)
+    volley: np.ndarray  # [K] int, salvos fired at the track since its last look
+
+    @staticmethod
+    def empty(capacity: int, units: int) -> Engagements:
+        return Engagements(shots=np.zeros((capacity, units), dtype=np.int64),
+                           last_intercept_t=np.full(capacity, -np.inf),
+                           volley=np.zeros(capacity, dtype=np.int64))
+
+    def grown(self, extra: int) -> Engagements:
+        """The same bookkeeping with ``extra`` empty slots appended."""
+        more = Engagements.empty(extra, self.shots.shape[1])
+        return Engagements(*(np.concatenate([getattr(self, f), getattr(more, f)])
+                             for f in ("shots", "last_intercept_t", "volley")))
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """What the defense has in the air, by track slot (rounds at a replaced track id do not
+    count)."""
+
+    salvos: np.ndarray  # [K] int, engagements (salvos) in flight at the track
+    survival: np.ndarray  # [K] estimated probability the track survives the rounds in flight
