@@ -301,8 +301,13 @@ def build_frame(t: float, tracks: Tracks, assessment: Assessment, eng: Engagemen
                 & (eng.shots[k_ok].T < d.max_engagements)[:, None, :])
     if d.preserve:
         long = w.max_range_m.max(axis=1) > d.long_range_m  # [W]
-        spare = (cat == UAV) | ((cat != BALLISTIC) & (cat != HYPERSONIC)
-                                & _cheaper_layer_covers(params, units, p, v, cat, tti))
+        spare = cat == UAV
+        # only tracks a long-range round could be fired at now need the look ahead
+        ask = (feasible[:, long].any(axis=(0, 1)) & ~spare & (cat != BALLISTIC)
+               & (cat != HYPERSONIC))
+        if ask.any():
+            spare[ask] = _cheaper_layer_covers(params, units, p[ask], v[ask], cat[ask],
+                                               tti[ask])
         feasible &= ~(long[None, :, None] & spare[None, None, :])
     if not feasible.any():
         return _empty_frame(free, salvos)
