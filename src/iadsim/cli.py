@@ -35,12 +35,14 @@ from iadsim.cli_campaign import campaign
 from iadsim.cli_common import fail as _fail
 from iadsim.cli_report import report
 from iadsim.cli_track import track
+from iadsim.cli_wta import wta_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Integrated air-and-missile defense simulator (public, cited parameters).")
 catalog_app = typer.Typer(invoke_without_command=True, no_args_is_help=False,
                           help="List catalog types, or show one with its sources.")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(wta_app, name="wta")
 
 
 class _Lazy:
