@@ -1,0 +1,79 @@
+"""Static WTA benchmark on the Andersen, Pavlikov & Toffolo (2022) instances.
+
+For every instance: best-known upper bound (``best_ub_ba``), ours (``ils``) at each time limit,
+gap % to best-known (negative = better), time to reach within 0.1% of best-known, our certified
+lower bound and gap. Run on one core (``taskset -c 0`` / ``OMP_NUM_THREADS=1``); on a shared
+machine the figures are lower bounds on what the code can do. ``--save-best DIR`` stores any
+solution strictly better than best-known as JSON (tests re-evaluate them independently).
+
+    OMP_NUM_THREADS=1 python benchmarks/wta.py ../shared/wta --limits 1 10 --markdown out.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from iadsim.assignment.bound import lower_bound  # noqa: E402
+from iadsim.assignment.search import ils  # noqa: E402
+from iadsim.assignment.wta import read_instance, write_solution  # noqa: E402
+from iadsim.cli_wta import instance_files, read_best_known  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", type=Path, help="folder with instances/ and best_known.csv")
+    ap.add_argument("--limits", type=float, nargs="+", default=[1.0, 10.0])
+    ap.add_argument("--bound-time", type=float, default=5.0, help="seconds for the bound")
+    ap.add_argument("--only", nargs="*", default=None, help="instance names (subset)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--markdown", type=Path, default=None)
+    ap.add_argument("--save-best", type=Path, default=None)
+    args = ap.parse_args(argv)
+    best = read_best_known(args.folder / "best_known.csv")
+    files = instance_files(args.folder / "instances")
+    if args.only:
+        files = [f for f in files if f.name.split(".")[0] in args.only]
+    cols = ["instance", "best-known", *[f"ours {t:g} s" for t in args.limits],
+            *[f"gap % {t:g} s" for t in args.limits], "t to 0.1% [s]", "lower bound",
+            "certified gap %"]
+    rows = []
+    for f in files:
+        inst = read_instance(f)
+        bk = float(best[inst.name]["best_ub_ba"])
+        sols = [ils(inst, time_limit=t, seed=args.seed) for t in args.limits]
+        last = sols[-1]
+        hit = next((t for t, v in last.history if v <= bk * 1.001), math.nan)
+        lb = lower_bound(inst, args.bound_time, last.objective, last.x)
+        if args.save_best and last.objective < bk:
+            args.save_best.mkdir(parents=True, exist_ok=True)
+            write_solution(args.save_best / f"{inst.name}.json", inst, last)
+        row = [inst.name, f"{bk:.6f}", *[f"{s.objective:.6f}" for s in sols],
+               *[f"{100 * (s.objective / bk - 1):+.4f}" for s in sols],
+               "-" if math.isnan(hit) else f"{hit:.2f}", f"{lb:.6f}",
+               f"{100 * (last.objective - lb) / last.objective:.3f}"]
+        rows.append(row)
+        print(" | ".join(row), file=sys.stderr, flush=True)
+    table = Table(title="Static WTA, ils, one core")
+    for c in cols:
+        table.add_column(c, justify="left" if c == "instance" else "right")
+    for r in rows:
+        table.add_row(*r)
+    Console().print(table)
+    if args.markdown:
+        md = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        md += ["| " + " | ".join(r) + " |" for r in rows]
+        args.markdown.write_text("\n".join(md) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
