@@ -4,7 +4,10 @@ One code path, three places to run:
 
 * ``workers=1`` (no scheduler): the batches run one after the other in this process (no
   cluster to start; Ctrl-C stops at once);
-* default: a ``LocalCluster(n_workers=<cores>, threads_per_worker=1, processes=True)``;
+* default: a ``LocalCluster(n_workers=<cores>, threads_per_worker=1, processes=True)``, its
+  workers importing iadsim as they start (``preload``); it starts in a thread while this
+  process simulates runs itself (batches of about :data:`LOCAL_S` seconds), so the seconds of
+  start-up and imports are not lost;
 * ``scheduler="tcp://HOST:8786"``: an existing Dask cluster (its workers need iadsim
   installed, at the same version).
 
@@ -19,9 +22,10 @@ data with it. Batches never span design points.
 Kuck, "Guided self-scheduling: a practical scheduling scheme for parallel supercomputers",
 IEEE Trans. Computers C-36 (1987) 1425-1439): each new batch takes ``ceil(left / (2 workers))``
 runs of the runs left, capped at about :data:`TARGET_S` seconds of work (from the in-worker
-time per run measured so far) and at :data:`MAX_BATCH`; before any time is known, one run. So
-the first wave tells the run time, the middle batches are large (little per-task overhead),
-and the last ones shrink, so no worker is left with a long straggler. At most ``2 * workers``
+time per run measured so far) and at :data:`MAX_BATCH`, and at least :data:`MIN_S` seconds of
+work; before any time is known, one run. So the first wave tells the run time, the middle
+batches are large (little per-task overhead), and the last ones shrink, so no worker is left
+with a long straggler while the others idle. At most ``2 * workers``
 tasks are in flight; results stream back with ``as_completed`` and each batch is handed to
 ``sink`` (the store) as soon as it is done: a killed campaign loses only the batches in
 flight. ``batch_size`` fixes the size instead.
@@ -50,6 +54,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,22 +69,26 @@ __all__ = ["CI_BLOCK", "MAX_BATCH", "TARGET_S", "ExecStats", "UntilCI", "batches
 
 MAX_BATCH = 100
 TARGET_S = 5.0
+MIN_S = 0.25  # no batch under this much work once the run time is known (the tail's cost)
+#: Seconds of work per batch this process runs while a local cluster starts.
+LOCAL_S = 0.5
 #: Runs per block of the ``--until-ci`` rule (see :class:`UntilCI`).
 CI_BLOCK = 10
 
-#: ``sink(point, rows)`` stores a finished batch; a True return means ``point`` is done.
+#: ``sink(point, rows)`` stores a finished batch; returning ``True`` (exactly) means ``point``
+#: is done.
 Sink = Callable[[int, list[dict]], bool | None]
 
 
 def simulate_batch(model: Params | Scenario, seed: int, runs: list[int],
-                   uncertain: tuple = ()) -> tuple[list[dict], float]:
-    """The metric rows of ``runs`` of one design point and the seconds they took (a Dask task:
-    the rows are pure). ``model`` is the compiled point or, with ``uncertain`` parameters
-    (:class:`iadsim.uncertain.Uncertain`), its scenario, compiled run by run."""
-    t0 = time.perf_counter()
+                   uncertain: tuple = ()) -> tuple[list[dict], float, float]:
+    """The metric rows of ``runs`` of one design point, and the wall and CPU seconds they took
+    (a Dask task: the rows are pure). ``model`` is the compiled point or, with ``uncertain``
+    parameters (:class:`iadsim.uncertain.Uncertain`), its scenario, compiled run by run."""
+    t0, c0 = time.perf_counter(), time.thread_time()
     if not uncertain:
         rows = [simulate_params(model, seed, r).metrics for r in runs]  # type: ignore[arg-type]
-        return rows, time.perf_counter() - t0
+        return rows, time.perf_counter() - t0, time.thread_time() - c0
     from iadsim.compile import compile_scenario
     from iadsim.uncertain import PREFIX, draw, with_draws
 
@@ -89,7 +98,7 @@ def simulate_batch(model: Params | Scenario, seed: int, runs: list[int],
         params = compile_scenario(with_draws(model, values))  # type: ignore[arg-type]
         row = simulate_params(params, seed, r).metrics
         rows.append({**row, **{PREFIX + k: v for k, v in values.items()}})
-    return rows, time.perf_counter() - t0
+    return rows, time.perf_counter() - t0, time.thread_time() - c0
 
 
 def batches(todo: dict[int, list[int]], workers: int, batch_size: int | None = None,
@@ -118,14 +127,25 @@ class ExecStats:
     batches: int = 0
     compute_s: float = 0.0
     sink_s: float = 0.0  # in sink (the store's writes)
-    start_s: float = 0.0  # starting or connecting to the cluster
+    start_s: float = 0.0  # until the cluster took over (this process runs batches meanwhile)
     wall_s: float = 0.0  # the whole of execute, start-up included
+    local_runs: int = 0  # runs this process simulated while the cluster started
+    local_s: float = 0.0  # and their seconds (part of compute_s)
+    compute_cpu_s: float = 0.0  # CPU seconds of the simulating threads
+    local_cpu_s: float = 0.0  # of which this process's, while the cluster started
 
     @property
     def overhead(self) -> float:
         """Share of the workers' wall time not spent simulating: ``1 - compute / (workers *
         wall)`` (start-up, scheduling, the store, idle workers at the end)."""
         return 1.0 - self.compute_s / (self.workers * self.wall_s) if self.wall_s > 0 else 0.0
+
+    @property
+    def running_overhead(self) -> float:
+        """:attr:`overhead` once the cluster runs: start-up and the runs done meanwhile left
+        out (the store and scheduling cost at steady state, and the final stragglers)."""
+        busy = self.workers * (self.wall_s - self.start_s)
+        return 1.0 - (self.compute_s - self.local_s) / busy if busy > 0 else 0.0
 
 
 @dataclass
@@ -152,15 +172,16 @@ class _Queue:
         if self.run_s <= 0:
             return 1
         cap = max(1, min(MAX_BATCH, math.floor(TARGET_S / self.run_s)))
-        return max(1, min(cap, math.ceil(self.runs_left() / (2 * self.workers))))
+        floor = min(cap, math.ceil(MIN_S / self.run_s))
+        return max(floor, min(cap, math.ceil(self.runs_left() / (2 * self.workers))))
 
-    def take(self) -> tuple[int, list[int]] | None:
+    def take(self, size: int | None = None) -> tuple[int, list[int]] | None:
         if not self.left:
             return None
         points = list(self.left)
         point = points[self._turn % len(points)] if self.block else points[0]
         runs = self.left[point]
-        size = self.size()
+        size = size or self.size()
         if self.block:
             size = min(size, self.block - runs[0] % self.block)
         batch, rest = runs[:size], runs[size:]
@@ -235,9 +256,24 @@ def _count(v: Any) -> float:
     return x if math.isfinite(x) else 0.0
 
 
-@contextmanager
-def _client(workers: int, scheduler: str | None) -> Iterator[Any]:
+def _start_local(workers: int) -> tuple[Any, Any]:
+    """A ``LocalCluster`` of ``workers`` single-threaded processes, each with iadsim imported
+    (``preload``), and its client."""
     from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR,
+                           preload=["iadsim.distributed"])
+    return cluster, Client(cluster)
+
+
+@contextmanager
+def _client(workers: int, scheduler: str | None, queue: _Queue, task: tuple, sink: Sink,
+            stats: ExecStats) -> Iterator[Any]:
+    """The client of the remote ``scheduler`` or of a new local cluster. A local cluster
+    starts in a thread while this process runs single-run batches itself (start-up and the
+    workers' imports take seconds), so the start-up costs little."""
+    from distributed import Client
 
     if scheduler is not None:
         client = Client(scheduler, timeout="30s")
@@ -246,9 +282,26 @@ def _client(workers: int, scheduler: str | None) -> Iterator[Any]:
         finally:
             client.close()
         return
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
-    client = Client(cluster)
+    with ThreadPoolExecutor(1, thread_name_prefix="iadsim-cluster") as pool:
+        starting = pool.submit(_start_local, workers)
+        models, seed, uncertain = task
+        try:
+            while not starting.done():
+                size = max(1, math.floor(LOCAL_S / queue.run_s)) if queue.run_s > 0 else 1
+                if (item := queue.take(min(size, queue.size()))) is None:
+                    break
+                point, runs = item
+                rows, secs, cpu = simulate_batch(models[point], seed, runs, uncertain)
+                stats.local_runs += len(rows)
+                stats.local_s += secs
+                stats.local_cpu_s += cpu
+                _finish(point, rows, secs, cpu, queue, sink, stats)
+        except BaseException:
+            cluster, client = starting.result()
+            client.close()
+            cluster.close()
+            raise
+        cluster, client = starting.result()
     try:
         yield client
     finally:
@@ -280,15 +333,16 @@ def execute(models: Sequence[Params | Scenario], seed: int, todo: dict[int, list
     return stats
 
 
-def _finish(point: int, rows: list[dict], secs: float, queue: _Queue, sink: Sink,
+def _finish(point: int, rows: list[dict], secs: float, cpu: float, queue: _Queue, sink: Sink,
             stats: ExecStats) -> bool:
     """Account for a finished batch, store it; True if its point is done."""
     stats.runs += len(rows)
     stats.batches += 1
     stats.compute_s += secs
+    stats.compute_cpu_s += cpu
     queue.run_s = stats.compute_s / max(stats.runs, 1)
     t = time.perf_counter()
-    done = bool(sink(point, rows))
+    done = sink(point, rows) is True  # not merely truthy: Store.add returns a count
     stats.sink_s += time.perf_counter() - t
     if done:
         queue.drop(point)
@@ -299,8 +353,8 @@ def _execute_here(task: tuple, queue: _Queue, sink: Sink, stats: ExecStats) -> N
     models, seed, uncertain = task
     while (item := queue.take()) is not None:
         point, runs = item
-        rows, secs = simulate_batch(models[point], seed, runs, uncertain)
-        _finish(point, rows, secs, queue, sink, stats)
+        rows, secs, cpu = simulate_batch(models[point], seed, runs, uncertain)
+        _finish(point, rows, secs, cpu, queue, sink, stats)
 
 
 def _execute_dask(task: tuple, queue: _Queue, sink: Sink, stats: ExecStats, workers: int,
@@ -309,7 +363,7 @@ def _execute_dask(task: tuple, queue: _Queue, sink: Sink, stats: ExecStats, work
 
     models, seed, uncertain = task
     t0 = time.perf_counter()
-    with _client(workers, scheduler) as client:
+    with _client(workers, scheduler, queue, task, sink, stats) as client:
         if scheduler is not None:
             n = len(client.scheduler_info(n_workers=-1).get("workers", {})) or workers
             queue.workers = stats.workers = n
@@ -334,9 +388,9 @@ def _execute_dask(task: tuple, queue: _Queue, sink: Sink, stats: ExecStats, work
                 point = futures.pop(f, None)
                 if point is None:  # cancelled: its point was done
                     continue
-                rows, secs = f.result()
+                rows, secs, cpu = f.result()
                 f.release()
-                if _finish(point, rows, secs, queue, sink, stats):
+                if _finish(point, rows, secs, cpu, queue, sink, stats):
                     for g in [g for g, p in futures.items() if p == point]:
                         del futures[g]
                         g.cancel()

@@ -39,6 +39,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 __all__ = ["CORE", "FORMAT", "Store", "StoreError", "normalize_design", "scenario_hash"]
 
@@ -219,19 +220,25 @@ class Store:
     def add(self, point: int, rows: list[dict]) -> int:
         """Write one batch of metric rows of ``point`` in one transaction; runs already
         stored are ignored. Returns the number of rows given."""
-        values = [[point, int(r["run"]), *(_num(r.get(c)) for c in CORE), json.dumps(r)]
-                  for r in rows]
-        if not values:
+        if not rows:
             return 0
-        marks = ", ".join("?" * (len(CORE) + 3))
+        # one Arrow table per batch: ~10x faster than executemany's row-by-row inserts
+        batch = pa.table({
+            "point": pa.array([point] * len(rows), pa.int32()),
+            "run": pa.array([int(r["run"]) for r in rows], pa.int32()),
+            **{c: pa.array([_num(r.get(c)) for r in rows], pa.float64()) for c in CORE},
+            "metrics": pa.array([json.dumps(r) for r in rows], pa.string())})
         self.con.execute("BEGIN TRANSACTION")
         try:
-            self.con.executemany(f"INSERT OR IGNORE INTO runs VALUES ({marks})", values)
+            self.con.register("_iadsim_batch", batch)
+            self.con.execute("INSERT OR IGNORE INTO runs SELECT * FROM _iadsim_batch")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        return len(values)
+        finally:
+            self.con.unregister("_iadsim_batch")
+        return len(rows)
 
     def prune(self, point: int, runs: int) -> int:
         """Delete the runs of ``point`` with index >= ``runs`` (beyond an ``--until-ci`` stop);
