@@ -106,6 +106,8 @@ def _disjoint(delta: np.ndarray, ta: np.ndarray, tb: np.ndarray, limit: float) -
 
 def relocate_pass(inst: WTAInstance, x: np.ndarray, v: np.ndarray, tol: float) -> bool:
     """Apply a batch of improving single-round relocations; True if any was applied."""
+    if inst.n < 2:
+        return False
     q = inst.q
     g = v[None, :] * (q - 1.0)  # [m, n] change from adding a round
     two = np.argpartition(g, 1, axis=1)[:, :2]  # the two best targets per weapon
@@ -308,7 +310,7 @@ def assignment_pass(inst: WTAInstance, x: np.ndarray, v: np.ndarray,
     # rounding (1e-9 of the range) only affects which reassignment is tried: its objective is
     # evaluated exactly below.
     lo, hi = float(c.min()), float(c.max())
-    c = np.rint((c - lo) * (1e9 / max(hi - lo, 1e-300))) + 1.0
+    c = np.rint((c - lo) * (1e9 / (hi - lo) if hi > lo else 0.0)) + 1.0
     graph = coo_array((c, (er, ec)), shape=(r, inst.n)).tocsr()
     try:
         rows, match = min_weight_full_bipartite_matching(graph)

@@ -1,0 +1,184 @@
+"""Static WTA: brute force against the solvers and bounds, the file format, the CLI."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from iadsim.assignment.bound import brute_force, lagrangian_bound, lower_bound, milp
+from iadsim.assignment.search import greedy, ils
+from iadsim.assignment.solvers import SOLVERS, solve
+from iadsim.assignment.wta import (
+    WTAFormatError,
+    WTAInstance,
+    evaluate_shots,
+    objective,
+    read_instance,
+    read_solution,
+    write_solution,
+)
+from iadsim.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "wta"
+SOLUTIONS = ROOT / "benchmarks" / "wta_solutions"
+
+
+@st.composite
+def tiny(draw, identical: bool = False) -> WTAInstance:
+    m = draw(st.integers(1, 3))
+    n = draw(st.integers(1, 3))
+    prob = st.floats(0.0, 1.0, allow_nan=False)
+    if identical:
+        row = [draw(prob) for _ in range(n)]
+        p = np.array([row] * m)
+    else:
+        p = np.array([[draw(prob) for _ in range(n)] for _ in range(m)])
+    w = np.array([draw(st.integers(0, 20)) for _ in range(n)], dtype=float)
+    mu = np.array([draw(st.integers(0, 2)) for _ in range(m)])
+    return WTAInstance(values=w, p=p, mu=mu)
+
+
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(tiny())
+def test_solvers_against_brute_force(inst: WTAInstance):
+    opt, _ = brute_force(inst)
+    g = objective(inst, greedy(inst))
+    tol = 1e-9 * max(opt, 1.0)
+    for name, spec in SOLVERS.items():
+        sol = solve(inst, name, time_limit=2.0 if spec.exact else 0.05, seed=1)
+        inst.check(sol.x)
+        assert sol.objective >= opt - tol
+        assert evaluate_shots(inst, sol.shots()) == pytest.approx(sol.objective, rel=1e-12,
+                                                                  abs=1e-12)
+        if spec.exact:
+            assert sol.objective <= opt + 1e-6 * max(opt, 1.0)
+        if spec.bound:
+            assert sol.lower_bound <= opt + tol
+        if name == "ils":
+            assert sol.objective <= g + tol
+    assert lagrangian_bound(inst, opt, None, time_limit=0.05) <= opt + tol
+    assert lower_bound(inst, 0.5, opt) <= opt + tol
+
+
+@FAST
+@given(tiny(identical=True))
+def test_greedy_optimal_for_identical_weapons(inst: WTAInstance):
+    opt, _ = brute_force(inst)
+    assert objective(inst, greedy(inst)) <= opt + 1e-9 * max(opt, 1.0)
+
+
+def test_ils_deterministic_for_seed_and_iteration_limit():
+    rng = np.random.default_rng(7)
+    inst = WTAInstance(values=rng.integers(1, 100, 40).astype(float),
+                       p=rng.uniform(0.05, 0.95, (20, 40)), mu=np.full(20, 3))
+    a = ils(inst, time_limit=60.0, seed=3, max_iter=15)
+    b = ils(inst, time_limit=60.0, seed=3, max_iter=15)
+    assert a.iterations == b.iterations == 15
+    assert np.array_equal(a.x, b.x) and a.objective == b.objective
+    inst.check(a.x)
+    assert a.objective <= objective(inst, greedy(inst))
+
+
+def test_milp_bound_on_random_instance_is_below_heuristic():
+    rng = np.random.default_rng(2)
+    inst = WTAInstance(values=rng.integers(1, 100, 12).astype(float),
+                       p=rng.uniform(0.05, 0.95, (6, 12)), mu=np.full(6, 2))
+    h = ils(inst, time_limit=0.5, seed=0)
+    m = milp(inst, time_limit=5.0)
+    assert m.lower_bound <= h.objective + 1e-9
+    assert m.lower_bound <= m.objective
+
+
+def _write(path: Path, text: str, gz: bool = False) -> Path:
+    if gz:
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+GOOD = "2 2 1\n5\n7\n0 0 0.5\n0 1 0.25\n1 0 0.1\n1 1 0.9\n"
+
+
+def test_reader_plain_and_gzip(tmp_path: Path):
+    for gz in (False, True):
+        inst = read_instance(_write(tmp_path / f"a.txt{'.gz' if gz else ''}", GOOD, gz))
+        assert inst.m == 2 and inst.n == 2 and list(inst.mu) == [1, 1]
+        assert inst.p[1, 1] == 0.9 and inst.values[1] == 7
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("2 2\n", 1, "header"),
+    ("2 2 1\n5\n7\n0 0 0.5\n0 1 0.25\n1 0 0.1\n1 1\n", 7, "3 fields"),
+    ("2 2 1\n5\n7\n0 0 0.5\n0 1 1.5\n1 0 0.1\n1 1 0.9\n", 5, "[0, 1]"),
+    ("2 2 1\n5\n7\n0 0 nan\n0 1 0.5\n1 0 0.1\n1 1 0.9\n", 4, "[0, 1]"),
+    ("2 2 1\n-5\n7\n0 0 0.5\n0 1 0.25\n1 0 0.1\n1 1 0.9\n", 2, ">= 0"),
+    ("2 2 1\n5\n7\n0 0 0.5\n0 1 abc\n1 0 0.1\n1 1 0.9\n", 5, "not a number"),
+    ("2 2 1\n5\n7\n0 0 0.5\n0 0 0.25\n1 0 0.1\n1 1 0.9\n", 5, "twice"),
+    ("2 2 1\n5\n7\n0 0 0.5\n0 1 0.25\n1 0 0.1\n", None, "found"),
+])
+def test_reader_errors_name_file_and_line(tmp_path: Path, text: str, line: int | None,
+                                          words: str):
+    path = _write(tmp_path / "bad.txt", text)
+    with pytest.raises(WTAFormatError) as e:
+        read_instance(path)
+    msg = str(e.value)
+    assert str(path) in msg and words in msg
+    if line is not None:
+        assert f"line {line}" in msg
+
+
+def test_cli_solve_roundtrip_and_bad_input(tmp_path: Path):
+    runner = CliRunner()
+    inst_path = _write(tmp_path / "a.txt", GOOD)
+    out = tmp_path / "sol.json"
+    r = runner.invoke(app, ["wta", "solve", str(inst_path), "--time-limit", "0.5",
+                            "--out", str(out), "--seed", "1"])
+    assert r.exit_code == 0, r.output
+    data, value = read_solution(out, read_instance(inst_path))
+    assert set(data) == {"instance", "objective", "lower_bound", "solver", "shots"}
+    assert value == pytest.approx(data["objective"], rel=1e-12)
+    assert data["lower_bound"] <= data["objective"] + 1e-12
+    bad = _write(tmp_path / "bad.txt", GOOD.replace("0 1 0.25", "0 1 2.5"))
+    out2 = tmp_path / "sol2.json"
+    r = runner.invoke(app, ["wta", "solve", str(bad), "--out", str(out2)])
+    assert r.exit_code == 2 and "line 5" in r.output and "bad.txt" in r.output
+    assert not out2.exists()
+    r = runner.invoke(app, ["wta", "solve", str(inst_path), "--solver", "nope"])
+    assert r.exit_code == 2 and "valid" in r.output
+
+
+def test_write_solution_roundtrip(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    inst = WTAInstance(values=rng.integers(1, 100, 30).astype(float),
+                       p=rng.uniform(0, 1, (10, 30)), mu=np.full(10, 2))
+    sol = ils(inst, time_limit=0.3, seed=0)
+    write_solution(tmp_path / "s.json", inst, sol)
+    _, value = read_solution(tmp_path / "s.json", inst)
+    assert value == pytest.approx(sol.objective, rel=1e-12)
+    with pytest.raises(ValueError, match="capacity"):
+        evaluate_shots(inst, [[0, 0, 3]])
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/wta not next to the checkout")
+@pytest.mark.parametrize("path", sorted(SOLUTIONS.glob("*.json")), ids=lambda p: p.stem)
+def test_shipped_solutions_beat_best_known(path: Path):
+    import csv
+
+    best = {r["instance"]: float(r["best_ub_ba"])
+            for r in csv.DictReader((SHARED / "best_known.csv").open())}
+    name = json.loads(path.read_text())["instance"]
+    inst = read_instance(SHARED / "instances" / f"{name}.txt.gz")
+    _, value = read_solution(path, inst)
+    assert value < best[name]
