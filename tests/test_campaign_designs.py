@@ -242,9 +242,11 @@ def test_until_ci_decides_on_the_prefix_whatever_the_order():
 
 
 def test_until_ci_same_table_in_process_and_on_a_cluster(tiny: Path, tmp_path: Path):
-    """The stored runs under --until-ci are the same with 1 in-process worker and a 2-process
-    LocalCluster with other batch sizes; a resume after an interruption agrees too."""
-    args = [str(tiny), "--runs", "60", "--sweep", "raids[0].count=2,6", "--until-ci", "0.12"]
+    """The stored runs under --until-ci (with a sampled parameter) are the same with 1
+    in-process worker and a 2-process LocalCluster with other batch sizes; a resume after an
+    interruption agrees too."""
+    args = [str(tiny), "--runs", "60", "--sweep", "raids[0].count=2,6", "--until-ci", "0.12",
+            "--uncertain", "9m338k.pk_uav"]
     one, two = tmp_path / "one.duckdb", tmp_path / "two.duckdb"
     res = _cli(*args, "--workers", "1", "--store", str(one))
     assert res.exit_code == 0, res.output
@@ -270,13 +272,13 @@ def test_until_ci_same_table_in_process_and_on_a_cluster(tiny: Path, tmp_path: P
         db.add(point, rows)
         seen.append(point)
 
-    from iadsim.compile import compile_scenario
     from iadsim.sweep import apply_point
 
-    params = [compile_scenario(apply_point(data, p)) for p in points]
+    scenarios = [apply_point(data, p) for p in points]
+    drawn = select(scenarios, ["9m338k.pk_uav"])
     with pytest.raises(KeyboardInterrupt):
-        execute(params, 3, {0: list(range(60)), 1: list(range(60))}, sink, workers=1,
-                batch_size=7)
+        execute(scenarios, 3, {0: list(range(60)), 1: list(range(60))}, sink, workers=1,
+                batch_size=7, uncertain=drawn)
     db.close()
     res = _cli(*args, "--workers", "1", "--store", str(part), "--resume")
     assert res.exit_code == 0, res.output
