@@ -54,6 +54,7 @@ from iadsim.tracking.cartesian import (
 from iadsim.tracking.cartesian import predict as cv_predict4
 
 _I64 = np.int64
+_NEAR_M = 5000.0  # m, only tracks closer than this are tested as duplicates
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,10 @@ class AdvancedParams:
     free_weight: float = 0.5  # detections with sum_t beta_ti below this feed the initiator
     max_exact: int = 10  # JPDA clusters with more tracks use the cheap approximation
     dup_d2: float = 4.0  # duplicate-track threshold (4-D Mahalanobis^2); 0 disables
+    reid_d2: float = 13.3  # a new track continues a lost one below this (4-D); 0 disables
+    reid_accel: float = 4.0 * 9.80665  # m/s^2, largest manoeuvre a lost track may have hidden
+    lost_scans: int = 4  # scans a track is kept, unreported, after ``base.delete_misses`` misses
+    union_gate: bool = True  # gate with every model's prediction (else the combined one)
 
     @staticmethod
     def from_params_json(prm: dict, **kw) -> AdvancedParams:
@@ -83,24 +88,27 @@ class IMMTracks:
     x: np.ndarray  # [K, M, 5]
     P: np.ndarray  # [K, M, 5, 5]
     mu: np.ndarray  # [K, M]
-    misses: np.ndarray  # [K] int
+    misses: np.ndarray  # [K] int, consecutive scans without an update
     ids: np.ndarray  # [K] int
+    lost: np.ndarray  # [K] bool, not reported (``misses >= delete_misses`` at the last scan)
 
     @staticmethod
     def empty(m: int) -> IMMTracks:
         return IMMTracks(np.zeros((0, m, 5)), np.zeros((0, m, 5, 5)), np.zeros((0, m)),
-                         np.zeros(0, _I64), np.zeros(0, _I64))
+                         np.zeros(0, _I64), np.zeros(0, _I64), np.zeros(0, bool))
 
     def __len__(self) -> int:
         return self.x.shape[0]
 
+    def _fields(self) -> tuple:
+        return self.x, self.P, self.mu, self.misses, self.ids, self.lost
+
     def take(self, idx) -> IMMTracks:
-        return IMMTracks(self.x[idx], self.P[idx], self.mu[idx], self.misses[idx], self.ids[idx])
+        return IMMTracks(*(a[idx] for a in self._fields()))
 
     def concat(self, o: IMMTracks) -> IMMTracks:
         return IMMTracks(*(np.concatenate([a, b]) for a, b in zip(
-            (self.x, self.P, self.mu, self.misses, self.ids),
-            (o.x, o.P, o.mu, o.misses, o.ids), strict=True)))
+            self._fields(), o._fields(), strict=True)))
 
 
 def from_tentative(t: Tracks2D, ids: np.ndarray, models: imm.IMMModels) -> IMMTracks:
@@ -112,7 +120,7 @@ def from_tentative(t: Tracks2D, ids: np.ndarray, models: imm.IMMModels) -> IMMTr
     P[:, :, :4, :4] = t.P[:, None]
     P[:, :, 4, 4] = models.omega_sigma0**2
     mu = np.broadcast_to(models.mu0(), (k, m)).copy()
-    return IMMTracks(x, P, mu, np.zeros(k, _I64), ids)
+    return IMMTracks(x, P, mu, np.zeros(k, _I64), ids, np.zeros(k, bool))
 
 
 def _tentative_step(hold: Tracks2D, z: np.ndarray, dt: float, p: CartesianParams):
@@ -127,21 +135,88 @@ def _tentative_step(hold: Tracks2D, z: np.ndarray, dt: float, p: CartesianParams
     return Tracks2D(x, P, hold.hits + hit, np.where(hit, 0, hold.misses + 1), hold.ids), a
 
 
-def _prune_duplicates(conf: IMMTracks, d2max: float) -> IMMTracks:
-    if d2max <= 0 or len(conf) < 2:
+def _gate_union(xs: np.ndarray, Ps: np.ndarray, z: np.ndarray, sigma: float, gate: float):
+    """Pairs in the gate of any model: ``(rows, cols, d)``, ``d`` the least model distance.
+
+    ``xs [K, M, 5]``, ``Ps [K, M, 5, 5]`` model-conditioned predictions. The moment-matched
+    mixture has the spread of the models, but weighted by ``mu``: a turn model with a low
+    probability hardly widens it, so the first detections of a turn would fall outside.
+    """
+    k_n, m_n = xs.shape[:2]
+    R = np.eye(2) * sigma**2
+    rs, cs, ds = [], [], []
+    for j in range(m_n):
+        r, c, d = gate_pairs(xs[:, j, :2], Ps[:, j, :2, :2] + R, z, gate)
+        rs.append(r)
+        cs.append(c)
+        ds.append(d)
+    key = np.concatenate(rs) * max(z.shape[0], 1) + np.concatenate(cs)
+    d = np.concatenate(ds)
+    order = np.lexsort((d, key))
+    key, d = key[order], d[order]
+    first = np.r_[True, key[1:] != key[:-1]] if key.size else np.zeros(0, bool)
+    key, d = key[first], d[first]
+    rows, cols = np.divmod(key, max(z.shape[0], 1))
+    return rows.astype(_I64), cols.astype(_I64), d
+
+
+def _manoeuvre_cov(tau: np.ndarray, accel: float) -> np.ndarray:
+    """``[n, 4, 4]`` spread of a constant unknown acceleration, uniform in ``[-a, a]`` per axis
+    (variance ``a^2 / 3``), held for ``tau [n]`` s: ``[[tau^4/4, tau^3/2], [tau^3/2, tau^2]]``."""
+    v = accel**2 / 3.0
+    out = np.zeros((tau.size, 4, 4))
+    for k in range(2):
+        out[:, k, k] = v * tau**4 / 4.0
+        out[:, k, k + 2] = out[:, k + 2, k] = v * tau**3 / 2.0
+        out[:, k + 2, k + 2] = v * tau**2
+    return out
+
+
+def _prune_duplicates(conf: IMMTracks, newborn: np.ndarray, p: AdvancedParams) -> IMMTracks:
+    """Drop duplicate tracks; a newborn track that continues a lost one takes over its id.
+
+    Two tracks are duplicates when their combined states differ by ``(dx)^T (P_a + P_b)^-1 dx
+    < dup_d2`` over position and velocity (JPDA tracks can coalesce onto one target). The one
+    kept is the reported one if only one is (a lost track that reacquires a target another
+    track already holds would otherwise take the target back), else the older (smaller id).
+
+    Track segment association (Yeom, Kirubarajan & Bar-Shalom, IEEE TAES 40(1), 2004): a track
+    confirmed at this scan whose state is within ``reid_d2`` of a lost track's coasted
+    prediction is the same target, picked up again by the initiator after the confirmed track
+    fell behind (in a turn, or after a run of missed detections): it inherits the lost id.
+    """
+    if len(conf) < 2 or (p.dup_d2 <= 0 and p.reid_d2 <= 0):
         return conf
     xc, Pc = imm.combine(conf.mu, conf.x, conf.P)
-    pos = xc[:, :2]
-    diff = pos[:, None, :] - pos[None, :, :]
-    near = np.argwhere(np.triu(np.einsum("abi,abi->ab", diff, diff) < (2000.0**2), k=1))
+    i, j = np.triu_indices(len(conf), k=1)
+    near = np.einsum("pi,pi->p", xc[i, :2] - xc[j, :2], xc[i, :2] - xc[j, :2]) < _NEAR_M**2
+    i, j = i[near], j[near]
+    if i.size == 0:
+        return conf
+    stale = conf.misses > 0
+    reid = (newborn[i] & stale[j]) | (newborn[j] & stale[i])
+    S = Pc[i, :4, :4] + Pc[j, :4, :4]
+    if reid.any():
+        tau = (conf.misses[i] + conf.misses[j])[reid] * p.base.dt
+        S[reid] += _manoeuvre_cov(tau, p.reid_accel)
+    dx = xc[i, :4] - xc[j, :4]
+    d2 = np.einsum("pi,pi->p", dx, np.linalg.solve(S, dx[..., None])[..., 0])
+    hit = np.where(reid, d2 < p.reid_d2, d2 < p.dup_d2)
+    ids = conf.ids.copy()
     drop = np.zeros(len(conf), bool)
-    for a, b in near:
+    for q in np.flatnonzero(hit)[np.argsort(d2[hit], kind="stable")]:
+        a, b = i[q], j[q]
         if drop[a] or drop[b]:
             continue
-        dx = xc[a, :4] - xc[b, :4]
-        S = Pc[a, :4, :4] + Pc[b, :4, :4]
-        if dx @ np.linalg.solve(S, dx) < d2max:
-            drop[a if conf.ids[a] > conf.ids[b] else b] = True
+        if reid[q]:
+            keep, lose = (a, b) if newborn[a] else (b, a)
+            ids[keep] = ids[lose]
+        elif conf.lost[a] != conf.lost[b]:
+            keep, lose = (b, a) if conf.lost[a] else (a, b)
+        else:
+            keep, lose = (a, b) if ids[a] < ids[b] else (b, a)
+        drop[lose] = True
+    conf = replace(conf, ids=ids)
     return conf.take(~drop)
 
 
@@ -154,9 +229,12 @@ def step(conf: IMMTracks, hold: Tracks2D, z: np.ndarray, next_id: int, p: Advanc
     if len(conf):
         cbar, x0, P0 = imm.mix(conf.mu, conf.x, conf.P, mdl.transition_matrix())
         xs, Ps = imm.predict(mdl, x0, P0, dt)
-        xc, Pc = imm.combine(cbar, xs, Ps)
-        S = Pc[:, :2, :2] + np.eye(2) * b.sigma**2
-        rows, cols, d = gate_pairs(xc[:, :2], S, z, b.gate)
+        if p.union_gate:
+            rows, cols, d = _gate_union(xs, Ps, z, b.sigma, b.gate)
+        else:
+            xc, Pc = imm.combine(cbar, xs, Ps)
+            rows, cols, d = gate_pairs(xc[:, :2], Pc[:, :2, :2] + np.eye(2) * b.sigma**2, z,
+                                       b.gate)
         if assoc == "jpda":
             lik, _, _ = imm.meas_likelihood(xs, Ps, b.sigma, rows, z[cols])
             lik = np.einsum("pj,pj->p", cbar[rows], lik)
@@ -174,17 +252,20 @@ def step(conf: IMMTracks, hold: Tracks2D, z: np.ndarray, next_id: int, p: Advanc
             raise ValueError(f"assoc must be 'jpda' or 'gnn', not {assoc!r}")
         x, P, mu = imm.imm_update(xs, Ps, cbar, b.sigma, rows, z[cols], beta, beta0)
         misses = np.where(beta0 < 0.5, 0, conf.misses + 1)
-        conf = IMMTracks(x, P, mu, misses, conf.ids)
+        conf = IMMTracks(x, P, mu, misses, conf.ids, conf.lost)
         _, Pc = imm.combine(mu, x, P)
-        doomed = (conf.misses >= b.delete_misses) | (
+        doomed = (conf.misses >= b.delete_misses + p.lost_scans) | (
             Pc[:, 0, 0] + Pc[:, 1, 1] > 2.0 * b.max_pos_sigma_m**2)
-        conf = _prune_duplicates(conf.take(~doomed), p.dup_d2)
+        conf = conf.take(~doomed)
     z_left = z[free]
     hold, used = _tentative_step(hold, z_left, dt, b)
     sure = hold.hits >= b.min_points
     new = hold.take(sure)
+    newborn = np.r_[np.zeros(len(conf), bool), np.ones(len(new), bool)]
     conf = conf.concat(from_tentative(new, np.arange(next_id, next_id + len(new), dtype=_I64),
                                       mdl))
+    conf = _prune_duplicates(conf, newborn, p)
+    conf = replace(conf, lost=conf.misses >= b.delete_misses)
     hold = hold.take(~sure)
     trace = hold.P[:, 0, 0] + hold.P[:, 1, 1]
     hold = hold.take(~((hold.misses >= b.holding_misses)
@@ -219,11 +300,12 @@ def run_tracker_advanced(times: np.ndarray, xy: np.ndarray, params: AdvancedPara
     for s in range(n_scans):
         conf, hold, next_id = step(conf, hold, xy[starts[s]:starts[s + 1]], next_id, params,
                                    assoc)
-        order = np.argsort(conf.ids, kind="stable")
-        xc, _ = imm.combine(conf.mu, conf.x, conf.P)
-        rows = np.empty((len(conf), 6))
+        shown = conf.take(~conf.lost)
+        order = np.argsort(shown.ids, kind="stable")
+        xc, _ = imm.combine(shown.mu, shown.x, shown.P)
+        rows = np.empty((len(shown), 6))
         rows[:, 0] = s * dt
-        rows[:, 1] = conf.ids[order]
+        rows[:, 1] = shown.ids[order]
         rows[:, 2:] = xc[order, :4]
         out.append(rows)
     return np.concatenate(out) if out else np.zeros((0, 6))

@@ -53,7 +53,8 @@ class IMMModels:
     q_ct: float = 10.0  # m^2/s^3, CWNA PSD of the CT model (position/velocity)
     q_omega: float = 1e-3  # rad^2/s^3, random-walk PSD of the CT turn rate
     q_omega_cv: float = 1e-6  # rad^2/s^2 per s, variance of omega under CV (kept ~0)
-    p_stay: float = 0.95  # Markov probability of staying in a model per scan
+    # Markov probability of staying in each model per scan (one value: the same for all)
+    p_stay: float | tuple[float, ...] = 0.95
     omega_sigma0: float = 0.05  # rad/s, prior std of omega of a new track
     mu0_ct: float = 0.2  # prior probability of CT for a new track
 
@@ -62,8 +63,9 @@ class IMMModels:
         m = len(self.models)
         if m == 1:
             return np.ones((1, 1))
-        off = (1.0 - self.p_stay) / (m - 1)
-        return np.full((m, m), off) + np.eye(m) * (self.p_stay - off)
+        stay = np.broadcast_to(np.asarray(self.p_stay, float), (m,))
+        off = (1.0 - stay) / (m - 1)
+        return np.repeat(off[:, None], m, axis=1) + np.diag(stay - off)
 
     def mu0(self) -> np.ndarray:
         if len(self.models) == 1:
