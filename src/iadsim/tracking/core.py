@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 from scipy.spatial import cKDTree
@@ -42,8 +43,10 @@ except ImportError:  # pragma: no cover - other NumPy layouts
     _gufunc_solve = None
 
 _I64 = np.int64
-DENSE_PAIRS = 4096  # up to this many track x plot pairs, all pairs are screened directly
+DENSE_PAIRS = 16384  # up to this many track x plot pairs, all pairs are screened directly
+DENSE_GNN = 50000  # up to this many entries, GNN is one dense linear_sum_assignment
 _SCREEN = 1.0 + 1e-6  # relative safety margin of the per-axis screen (covers rounding)
+_SCALAR_PAIRS = 8  # up to this many screened pairs, plain Python floats beat NumPy calls
 _EMPTY_I = np.zeros(0, _I64)
 _EMPTY_F = np.zeros(0)
 
@@ -66,12 +69,14 @@ def predict(x: np.ndarray, P: np.ndarray, F: np.ndarray, Q: np.ndarray):
     return x @ F.T, F @ P @ F.T + Q
 
 
-def _max_eigenvalue(M: np.ndarray) -> np.ndarray:
-    """Largest eigenvalue of each symmetric ``M [K, d, d]`` (closed form for d = 2)."""
+def _max_eigenvalue_bound(M: np.ndarray) -> np.ndarray:
+    """An upper bound of the largest eigenvalue of each symmetric PSD ``M [K, d, d]``: exact
+    (closed form) for d = 2, else the smaller of the trace and the largest Gershgorin row sum
+    (both bound ``lambda_max`` of a PSD matrix)."""
     if M.shape[-1] == 2:
         a, b, c = M[:, 0, 0], M[:, 0, 1], M[:, 1, 1]
         return 0.5 * (a + c) + np.sqrt(0.25 * (a - c) ** 2 + b * b)
-    return np.linalg.eigvalsh(M)[:, -1]
+    return np.minimum(np.einsum("kii->k", M), np.abs(M).sum(axis=2).max(axis=1))
 
 
 def mahalanobis(S: np.ndarray, nu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,13 +128,25 @@ def gate_pairs(pos: np.ndarray, pos_cov: np.ndarray, z: np.ndarray, gate2: float
     n, m = pos.shape[0], z.shape[0]
     if n == 0 or m == 0:
         return _EMPTY_I, _EMPTY_I, _EMPTY_F, _EMPTY_F
+    d = pos.shape[1]
     per_plot = R is not None and R.ndim == 3
+    scale = gate2 * _SCREEN
+    lim = pos_cov.reshape(n, d * d)[:, :: d + 1] * scale  # [K, d]: gate2 S_ii, track part
+    r_lim = None
+    if R is not None:
+        r_lim = (R.reshape(m, d * d)[:, :: d + 1] if per_plot else np.diagonal(R)) * scale
     if n * m <= DENSE_PAIRS:
-        rows, cols = np.divmod(np.arange(n * m, dtype=_I64), m)
+        nu = z.T[:, None, :] - pos.T[:, :, None]  # [d, K, M]
+        bound = lim.T[:, :, None]
+        if r_lim is not None:
+            bound = bound + (r_lim.T[:, None, :] if per_plot else r_lim[:, None, None])
+        inside = nu * nu <= bound
+        rows, cols = np.logical_and.reduce(inside, axis=0).nonzero()
+        nu = nu[:, rows, cols].T
     else:
-        lam = _max_eigenvalue(pos_cov)
+        lam = _max_eigenvalue_bound(pos_cov)
         if R is not None:
-            lam = lam + float(_max_eigenvalue(R if per_plot else R[None]).max())
+            lam = lam + float(_max_eigenvalue_bound(R if per_plot else R[None]).max())
         radius = math.sqrt(gate2) * np.sqrt(lam) * (1.0 + 1e-9)
         band = np.floor(np.log2(radius / radius.min())).astype(_I64)
         ztree = cKDTree(z)
@@ -143,18 +160,43 @@ def gate_pairs(pos: np.ndarray, pos_cov: np.ndarray, z: np.ndarray, gate2: float
         rows, cols = np.concatenate(rs), np.concatenate(cs)
         order = np.argsort(rows * m + cols)
         rows, cols = rows[order], cols[order]
-    nu = z[cols] - pos[rows]
-    diag = np.einsum("kii->ki", pos_cov)[rows]
-    if R is not None:
-        diag = diag + (np.einsum("mii->mi", R)[cols] if per_plot else np.diagonal(R))
-    ok = (nu * nu <= diag * (gate2 * _SCREEN)).all(axis=1)
-    rows, cols, nu = rows[ok], cols[ok], nu[ok]
+        nu = z[cols] - pos[rows]
+        bound = lim[rows] if r_lim is None else lim[rows] + (r_lim[cols] if per_plot else r_lim)
+        ok = (nu * nu <= bound).all(axis=1)
+        rows, cols, nu = rows[ok], cols[ok], nu[ok]
+    if rows.size <= _SCALAR_PAIRS and d == 3 and per_plot:
+        return _gate_few(rows, cols, nu, pos_cov, R, gate2)
     S = pos_cov[rows]
     if R is not None:
         S = S + (R[cols] if per_plot else R)
     d2, det = mahalanobis(S, nu)
     keep = (d2 < gate2) & (det > 0.0)
     return rows[keep], cols[keep], d2[keep], det[keep]
+
+
+def _gate_few(rows, cols, nu, pos_cov, R, gate2):
+    """The end of :func:`gate_pairs` for a few 3-D pairs with per-plot ``R``, in Python floats
+    (a few dozen NumPy calls cost more than the arithmetic): the formulas of
+    :func:`mahalanobis`, term for term."""
+    keep, d2s, dets = [], [], []
+    Pl, Rl = pos_cov.reshape(-1, 9)[rows].tolist(), R.reshape(-1, 9)[cols].tolist()
+    for j, (p, r, (n0, n1, n2)) in enumerate(zip(Pl, Rl, nu.tolist(), strict=True)):
+        s00, s01, s02 = p[0] + r[0], p[1] + r[1], p[2] + r[2]
+        s11, s12, s22 = p[4] + r[4], p[5] + r[5], p[8] + r[8]
+        c00 = s11 * s22 - s12 * s12
+        c01 = s02 * s12 - s01 * s22
+        c02 = s01 * s12 - s02 * s11
+        c11 = s00 * s22 - s02 * s02
+        c12 = s01 * s02 - s00 * s12
+        c22 = s00 * s11 - s01 * s01
+        det = s00 * c00 + s01 * c01 + s02 * c02
+        quad = (n0 * (c00 * n0 + c01 * n1 + c02 * n2) + n1 * (c01 * n0 + c11 * n1 + c12 * n2)
+                + n2 * (c02 * n0 + c12 * n1 + c22 * n2))
+        if det > 0.0 and quad / det < gate2:
+            keep.append(j)
+            d2s.append(quad / det)
+            dets.append(det)
+    return rows[keep], cols[keep], np.array(d2s), np.array(dets)
 
 
 def gnn(n_tracks: int, n_dets: int, rows, cols, cost, miss_cost: float | None) -> np.ndarray:
@@ -167,18 +209,22 @@ def gnn(n_tracks: int, n_dets: int, rows, cols, cost, miss_cost: float | None) -
     ``[tracks, detections + tracks]`` matrix with ``miss_cost`` on the diagonal of the missed
     block. With ``miss_cost=None``: the most pairs, and among those the least total cost.
 
-    The problem separates over the connected components of the gate graph
-    (``scipy.sparse.csgraph.connected_components``):
+    Solved by the cheapest adequate method:
 
     - pairs that already form a matching are all taken;
-    - components with one track or one detection are solved in a batch by a sort (the least
-      cost pair; ties go to the first pair in track, detection order);
-    - the other components together form one sparse ``[k, m + k]`` problem with the miss cost
-      on the diagonal of the missed block, solved by ``min_weight_full_bipartite_matching``
-      (block diagonal, so the optimum of one ``linear_sum_assignment`` per component). Costs
-      are shifted to be at least 1 (zero weights would not be edges); a constant per row
-      leaves the optimum unchanged as each row is matched once. "Most pairs first" takes
-      ``M = k w_max + 1`` as the miss cost: one more pair then always lowers the total.
+    - small problems (``k (m + k) <= DENSE_GNN`` over the ``k`` tracks and ``m`` detections
+      that have a pair) are one dense ``linear_sum_assignment`` of that matrix;
+    - larger ones separate over the connected components of the gate graph
+      (``scipy.sparse.csgraph.connected_components``): components with one track or one
+      detection are solved in a batch by a sort (the least cost pair; ties go to the first
+      pair in track, detection order), and the other components together form one sparse
+      ``[k, m + k]`` problem with the miss cost on the diagonal of the missed block, solved
+      by ``min_weight_full_bipartite_matching`` (block diagonal, so the optimum of one
+      ``linear_sum_assignment`` per component).
+
+    Costs are shifted to be at least 1 (zero weights would not be sparse edges); one constant
+    on every entry leaves the optimum unchanged as each row is matched once. "Most pairs
+    first" takes ``M = k w_max + 1`` as the miss cost: one more pair always lowers the total.
     """
     out = np.full(n_tracks, -1, _I64)
     if len(rows) == 0:
@@ -190,8 +236,22 @@ def gnn(n_tracks: int, n_dets: int, rows, cols, cost, miss_cost: float | None) -
         rows, cols, cost = rows[ok], cols[ok], cost[ok]
         if len(rows) == 0:
             return out
-    if np.unique(rows).size == rows.size and np.unique(cols).size == cols.size:
+    if np.bincount(rows).max() == 1 and np.bincount(cols).max() == 1:
         out[rows] = cols
+        return out
+    tr, r = np.unique(rows, return_inverse=True)
+    de, c = np.unique(cols, return_inverse=True)
+    if tr.size * (de.size + tr.size) <= DENSE_GNN:
+        k = tr.size
+        shift = 1.0 - min(float(cost.min()), 0.0)
+        w = cost + shift
+        miss = k * float(w.max()) + 1.0 if miss_cost is None else miss_cost + shift
+        work = np.full((k, de.size + k), np.inf)
+        work[r, c] = w
+        work[np.arange(k), de.size + np.arange(k)] = miss
+        ri, ci = linear_sum_assignment(work)
+        hit = ci < de.size
+        out[tr[ri[hit]]] = de[ci[hit]]
         return out
     graph = coo_matrix((np.ones(len(rows)), (rows, n_tracks + cols)),
                        shape=(n_tracks + n_dets,) * 2)

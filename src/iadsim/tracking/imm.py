@@ -46,15 +46,31 @@ _TINY = 1e-300
 
 @dataclass(frozen=True, slots=True)
 class IMMModels:
-    """Model settings. ``models`` picks ``("cv", "ct")`` or ``("cv",)`` (plain Kalman/PDA)."""
+    """Model settings. ``models`` picks ``("cv", "ct")`` or ``("cv",)`` (plain Kalman/PDA).
+
+    Defaults, for targets that fly straight most of the time and make turns of 1 to 4 g lasting
+    some 5 to 30 s (``/work/shared/tracking/FORMAT.md``), after Bar-Shalom et al. sec. 11.7.3
+    and Blackman & Popoli (1999) sec. 4.5:
+
+    - CV: low noise, ``sqrt(q_cv dt) ~ 3 m/s^2`` (the straight-flight jitter); the CV model is
+      the precise one, the turns are the CT model's job.
+    - CT: the turn rate is a random walk whose increment over one scan,
+      ``sqrt(q_omega dt) ~ 0.06 rad/s``, is of the order of the turn-rate changes the model
+      must follow (onsets and reversals of up to 0.2 rad/s happen within one scan);
+      ``sqrt(q_ct dt) = 10 m/s^2 ~ 1 g`` covers what the turn-rate estimate misses while it
+      converges (and the EKF linearisation error).
+    - Transitions ``p_ii = 1 - dt / tau_i`` with the mean sojourn time ``tau_i`` in the model
+      (Bar-Shalom et al. eq. 11.6.7-1): a turn lasts ~10 s (``p_CT,CT = 0.9``); straight legs
+      last 100 s and more (``p_CV,CV = 0.99``).
+    """
 
     models: tuple[str, ...] = ("cv", "ct")
     q_cv: float = 10.0  # m^2/s^3, CWNA PSD of the CV model
-    q_ct: float = 10.0  # m^2/s^3, CWNA PSD of the CT model (position/velocity)
-    q_omega: float = 1e-3  # rad^2/s^3, random-walk PSD of the CT turn rate
+    q_ct: float = 100.0  # m^2/s^3, CWNA PSD of the CT model (position/velocity)
+    q_omega: float = 4e-3  # rad^2/s^3, random-walk PSD of the CT turn rate
     q_omega_cv: float = 1e-6  # rad^2/s^2 per s, variance of omega under CV (kept ~0)
     # Markov probability of staying in each model per scan (one value: the same for all)
-    p_stay: float | tuple[float, ...] = 0.95
+    p_stay: float | tuple[float, ...] = (0.99, 0.9)
     omega_sigma0: float = 0.05  # rad/s, prior std of omega of a new track
     mu0_ct: float = 0.2  # prior probability of CT for a new track
 

@@ -78,17 +78,58 @@ def associate(
     the admissible pairs form a matching the stages do not interact and every pair is taken.
     """
     n, m = pos.shape[1], zc.shape[0]
+    if n * m > core.DENSE_PAIRS:
+        return _associate_large(pos, pos_cov, status, zc, R, gate)
     rows, cols, cost = pair_costs(pos.T, pos_cov.T.reshape(n, 3, 3), zc, R, gate)
     if rows.size == 0:
         return [], []
-    if np.unique(rows).size == rows.size and np.unique(cols).size == cols.size:
-        return rows.tolist(), cols.tolist()
-    conf = np.asarray(status)[rows] == TRACK_CONFIRMED
-    a = core.gnn(n, m, rows[conf], cols[conf], cost[conf], None)
-    taken = np.zeros(m, bool)
-    taken[a[a >= 0]] = True
-    tent = ~conf & ~taken[cols]
-    a = np.where(a >= 0, a, core.gnn(n, m, rows[tent], cols[tent], cost[tent], None))
+    rl, cl = rows.tolist(), cols.tolist()
+    if len(set(rl)) == len(rl) and len(set(cl)) == len(cl):
+        return rl, cl
+    conf = np.array([status[k] == TRACK_CONFIRMED for k in rl])
+    a = np.full(n, -1, dtype=np.int64)
+    if conf.any():
+        a = core.gnn(n, m, rows[conf], cols[conf], cost[conf], None)
+    tent = ~conf
+    if tent.any():
+        taken = np.zeros(m, bool)
+        taken[a[a >= 0]] = True
+        tent &= ~taken[cols]
+        if tent.any():
+            a = np.where(a >= 0, a, core.gnn(n, m, rows[tent], cols[tent], cost[tent], None))
+    k = np.flatnonzero(a >= 0)
+    return k.tolist(), a[k].tolist()
+
+
+def _associate_large(
+    pos: np.ndarray,
+    pos_cov: np.ndarray,
+    status: list[int],
+    zc: np.ndarray,
+    R: np.ndarray,
+    gate: float,
+) -> tuple[list[int], list[int]]:
+    """:func:`associate` for large scans, gating stage by stage: the tentative tracks (whose
+    one-point initiation makes their gates wide) are gated only against the plots the
+    confirmed tracks left, so a dense raid does not pair every new track with every plot.
+    The same pairs, costs and decisions as the one-pass version."""
+    n, m = pos.shape[1], zc.shape[0]
+    a = np.full(n, -1, dtype=np.int64)
+    free = np.arange(m)
+    for stage in (TRACK_CONFIRMED, TRACK_TENTATIVE):
+        sel = np.flatnonzero(np.asarray(status) == stage)
+        if sel.size == 0 or free.size == 0:
+            continue
+        rows, cols, cost = pair_costs(pos.T[sel], pos_cov.T[sel].reshape(-1, 3, 3), zc[free],
+                                      R[free], gate)
+        if rows.size == 0:
+            continue
+        got = core.gnn(sel.size, free.size, rows, cols, cost, None)
+        hit = got >= 0
+        a[sel[hit]] = free[got[hit]]
+        keep = np.ones(free.size, bool)
+        keep[got[hit]] = False
+        free = free[keep]
     k = np.flatnonzero(a >= 0)
     return k.tolist(), a[k].tolist()
 
