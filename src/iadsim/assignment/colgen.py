@@ -1,0 +1,383 @@
+"""Column generation for the static WTA problem: a certified Lagrangian bound and
+price-and-branch solutions.
+
+Set-partitioning view (after Ahuja et al., Operations Research 55(6), 2007, section 5, and
+the branch-and-price literature on WTA). A *column* for target ``j`` is a multiset of shots
+``x_.j`` (usually 0-4 rounds) with cost ``c_jS = w_j prod_i (1 - p_ij)^x_ij``; the master LP
+
+    minimise  sum_{j,S} c_jS y_jS
+    s.t.      sum_S y_jS = 1                         (every target gets one column)
+              sum_{j,S} x_iS y_jS <= mu_i            (capacities, duals -pi_i <= 0)
+              y >= 0
+
+is solved by HiGHS (``scipy.optimize.linprog``) over a growing set of columns.
+
+Pricing. For capacity prices ``pi >= 0`` the Lagrangian subproblem of target ``j`` is
+
+    g_j(pi) = min over integers 0 <= x_ij <= mu_i of  w_j prod_i q_ij^x_ij + sum_i pi_i x_ij,
+
+and ``L(pi) = sum_j g_j(pi) - sum_i pi_i mu_i`` is a lower bound on the WTA optimum for *every*
+``pi >= 0`` (weak duality; the capacities are the only coupling constraints). It equals the
+master LP value when no column prices out, and is far stronger than the continuous relaxation
+because the per-target problem keeps x integer. ``g_j`` is computed exactly by enumerating
+multisets in increasing weapon index, level by level for all targets at once, with the prune:
+
+    a shot of weapon ``i`` can extend a partial multiset with surviving value ``V`` only if
+    ``pi_i < V p_ij``.
+
+Why it is exact: take an optimal multiset with the fewest shots. Removing one of its shots of
+weapon ``i`` raises the cost strictly, i.e. ``V_{-i} p_ij > pi_i`` with ``V_{-i}`` the surviving
+value without that shot; every prefix of the multiset that lacks this shot has a surviving
+value ``>= V_{-i}`` (fewer shots), so the prune never cuts the optimum. When a target's
+enumeration exceeds its state budget, its ``g_j`` is replaced by the valid relaxation
+``min_y w e^{-y} + r y`` with ``r = min_i pi_i / a_ij`` (``a = -ln q``), so the bound stays
+certified. The reported bound is lowered by a relative 1e-9 (``bound._conservative``).
+
+Price and branch. The integer master over the generated columns (``scipy.optimize.milp``)
+gives a feasible assignment; the LP optimum of a tight set-partitioning master is usually
+almost integral, so this is the strongest primal method here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_PRUNE_REL = 1e-9  # prune only when pi_i exceeds V p_ij by this relative margin (float safety)
+
+
+@dataclass(slots=True)
+class ColumnPool:
+    """The generated columns (mutable: columns are appended during generation).
+
+    target: [C] int target of each column;  cost: [C] w_j prod (1-p)^x (exact p)
+    rows / cols / cnt: COO triplets of the [m, C] shot-count matrix
+    """
+
+    m: int
+    n: int
+    target: list[int] = field(default_factory=list)
+    cost: list[float] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+    cols: list[int] = field(default_factory=list)
+    cnt: list[int] = field(default_factory=list)
+    seen: set[bytes] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def add(self, j: int, weapons: np.ndarray, counts: np.ndarray, cost: float) -> bool:
+        """Add the column (target j, shots weapons x counts); False if it is already there."""
+        key = np.concatenate([[j], weapons, counts]).astype(np.int64).tobytes()
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        c = len(self.target)
+        self.target.append(int(j))
+        self.cost.append(float(cost))
+        self.rows.extend(int(i) for i in weapons)
+        self.cols.extend([c] * len(weapons))
+        self.cnt.extend(int(k) for k in counts)
+        return True
+
+    def add_assignment(self, p: np.ndarray, values: np.ndarray, x: np.ndarray) -> None:
+        """Add the column of every target in the assignment ``x`` ([m, n])."""
+        for j in range(self.n):
+            w = np.nonzero(x[:, j])[0]
+            k = x[w, j]
+            self.add(j, w, k, float(values[j] * np.prod((1.0 - p[w, j]) ** k)))
+
+    def matrix(self):
+        """The [m, C] sparse shot-count matrix (CSC)."""
+        from scipy.sparse import csc_array
+
+        return csc_array((np.asarray(self.cnt, float), (np.asarray(self.rows, np.int64),
+                          np.asarray(self.cols, np.int64))), shape=(self.m, len(self)))
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """Result of exact pricing at prices ``pi``.
+
+    g: [n] per-target minimum of ``w_j prod q^x + pi.x`` (or a valid lower bound on it where
+    ``exact`` is False); cols: (target, weapons, counts, value w prod q^x, reduced cost
+    g-part) for the best few multisets of each target.
+    """
+
+    g: np.ndarray
+    exact: np.ndarray
+    cols: list[tuple[int, np.ndarray, np.ndarray, float, float]]
+    states: int
+
+
+def _tail(v: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """min over y >= 0 of ``v e^{-y} + r y``: ``v`` if r >= v, else ``r (1 + ln(v / r))``
+    (0 when r = 0). A lower bound on what shots with price per log-kill >= r can achieve."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inner = r * (1.0 + np.log(v / r))
+    return np.where(r >= v, v, np.where(r > 0, inner, 0.0))
+
+
+def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
+          keep: int = 3, target_budget: int = 2000, incumbent: np.ndarray | None = None,
+          greedy_steps: int = 8) -> Pricing:
+    """Exact pricing for every target at prices ``pi >= 0``: a breadth-first branch and bound,
+    vectorised over all targets and states.
+
+    Weapons are ranked per target by price per log-kill ``pi_i / a_ij`` (``a = -ln(1-p)``)
+    and multisets enumerated in rank order, so every shot added after rank ``r`` costs at least
+    ``pi_r / a_r`` per unit of log-kill and a state with surviving value ``V`` and price ``c``
+    can reach no less than ``c + _tail(V, ratio_r)``; such states are dropped when that bound
+    is not below the target's incumbent (a greedy multiset, or ``incumbent``). Extensions must
+    also satisfy ``pi_i < V p_ij`` (module docstring). A target whose live states exceed
+    ``target_budget`` is truncated and flagged inexact; its ``g`` is then the valid relaxation
+    ``_tail(w, min_i ratio)``.
+    """
+    m, n = p.shape
+    pi = np.maximum(np.asarray(pi, float), 0.0)
+    w = values.astype(float)
+    with np.errstate(divide="ignore"):
+        a = -np.log1p(-p)  # [m, n], inf where p = 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(a > 0, pi[:, None] / a, np.inf)
+    ratio = np.where(np.isinf(a), 0.0, ratio)
+    ratio = np.where((mu[:, None] > 0) & (pi[:, None] < w[None, :] * p), ratio, np.inf)
+    K = int(np.isfinite(ratio).sum(axis=0).max()) if n else 0
+    K = max(K, 1)
+    cid = np.argsort(ratio, axis=0, kind="stable")[:K].T  # [n, K] weapons by ratio
+    tcol = np.arange(n)[:, None]
+    cr = ratio.T[tcol, cid]  # [n, K]
+    valid = np.isfinite(cr)
+    cp = np.where(valid, p.T[tcol, cid], 0.0)
+    cpi = np.where(valid, pi[cid], np.inf)
+    cmu = np.where(valid, mu[cid], 0)
+    # greedy incumbent per target: add the best marginal shot while it helps
+    U = w.copy() if incumbent is None else np.minimum(w, incumbent)
+    gv, gc = w.copy(), np.zeros(n)
+    used = np.zeros((n, K), dtype=np.int64)
+    for _ in range(greedy_steps):
+        gain = np.where(valid & (used < cmu), gv[:, None] * cp - cpi, -np.inf)
+        k = np.argmax(gain, axis=1)
+        gk = gain[np.arange(n), k]
+        go = gk > 0
+        if not go.any():
+            break
+        gv = np.where(go, gv * (1.0 - cp[np.arange(n), k]), gv)
+        gc = np.where(go, gc + cpi[np.arange(n), k], gc)
+        used[np.arange(n)[go], k[go]] += 1
+    U = np.minimum(U, gv + gc)
+    lv_t = np.arange(n)
+    lv_v = w.copy()
+    lv_c = np.zeros(n)
+    lv_last = np.zeros(n, dtype=np.int64)
+    lv_run = np.zeros(n, dtype=np.int64)
+    levels = [(lv_t, np.full(n, -1), np.full(n, -1))]
+    rec_t, rec_val, rec_lv, rec_idx = [lv_t], [lv_v + lv_c], [np.zeros(n, np.int64)], \
+        [np.arange(n)]
+    exact = np.ones(n, dtype=bool)
+    states = n
+    depth = 0
+    r_all = np.arange(K)[None, :]
+    while lv_t.size:
+        depth += 1
+        v_ext = lv_v[:, None] * (1.0 - cp[lv_t])  # [S, K]
+        c_ext = lv_c[:, None] + cpi[lv_t]
+        ok = valid[lv_t] & (r_all >= lv_last[:, None])
+        ok &= (r_all > lv_last[:, None]) | (lv_run[:, None] < cmu[lv_t])
+        ok &= cpi[lv_t] * (1.0 + _PRUNE_REL) < lv_v[:, None] * cp[lv_t]
+        ok &= c_ext + _tail(v_ext, cr[lv_t]) < U[lv_t][:, None] * (1.0 + _PRUNE_REL)
+        s_idx, rk = np.nonzero(ok)
+        if s_idx.size == 0:
+            break
+        t_new = lv_t[s_idx]
+        v_new = v_ext[s_idx, rk]
+        c_new = c_ext[s_idx, rk]
+        run_new = np.where(rk == lv_last[s_idx], lv_run[s_idx] + 1, 1)
+        counts = np.bincount(t_new, minlength=n)
+        over = counts > target_budget
+        if over.any():
+            exact[over] = False
+            score = v_new + c_new
+            order = np.lexsort((score, t_new))
+            start = np.cumsum(counts) - counts
+            rank_in = np.empty(order.size, dtype=np.int64)
+            rank_in[order] = np.arange(order.size) - np.repeat(start, counts)
+            sel = rank_in < target_budget
+            s_idx, rk, t_new, v_new, c_new, run_new = (x[sel] for x in (
+                s_idx, rk, t_new, v_new, c_new, run_new))
+        np.minimum.at(U, t_new, v_new + c_new)
+        levels.append((t_new, s_idx, rk))
+        rec_t.append(t_new)
+        rec_val.append(v_new + c_new)
+        rec_lv.append(np.full(t_new.size, depth, np.int64))
+        rec_idx.append(np.arange(t_new.size))
+        lv_t, lv_v, lv_c, lv_last, lv_run = t_new, v_new, c_new, rk, run_new
+        states += t_new.size
+    allt = np.concatenate(rec_t)
+    allv = np.concatenate(rec_val)
+    alll = np.concatenate(rec_lv)
+    alli = np.concatenate(rec_idx)
+    g = U.copy()
+    if not exact.all():
+        rmin = ratio.min(axis=0)
+        g = np.where(exact, g, np.minimum(g, _tail(w, rmin)))
+    order = np.lexsort((allv, allt))
+    cnt = np.bincount(allt, minlength=n)
+    start = np.cumsum(cnt) - cnt
+    rank_in = np.empty(order.size, dtype=np.int64)
+    rank_in[order] = np.arange(order.size) - np.repeat(start, cnt)
+    pick = np.nonzero((rank_in < keep) & (alll > 0))[0]
+    cols = []
+    for k in pick.tolist():
+        t, lvl, idx = int(allt[k]), int(alll[k]), int(alli[k])
+        ranks = []
+        while lvl > 0:
+            _, parent, rk = levels[lvl]
+            ranks.append(int(rk[idx]))
+            idx = int(parent[idx])
+            lvl -= 1
+        weap, kk = np.unique(cid[t, ranks], return_counts=True)
+        val = float(values[t] * np.prod((1.0 - p[weap, t]) ** kk))
+        cols.append((t, weap, kk, val, float(allv[k])))
+    return Pricing(g=g, exact=exact, cols=cols, states=states)
+
+
+def lagrangian_bound_at(p: np.ndarray, values: np.ndarray, mu: np.ndarray,
+                        pi: np.ndarray) -> tuple[float, Pricing]:
+    """``L(pi) = sum_j g_j(pi) - pi.mu`` (a valid lower bound for any pi >= 0) and the pricing."""
+    pi = np.maximum(pi, 0.0)
+    pr = price(p, values, mu, pi)
+    return float(math.fsum(pr.g) - float(pi @ mu)), pr
+
+
+@dataclass(frozen=True, slots=True)
+class MasterResult:
+    """Outcome of column generation.
+
+    lp: master LP value (an upper bound on the Lagrangian dual, not itself certified);
+    bound: the best certified ``L(pi)`` met (before the conservative slack of ``bound``);
+    pi: [m] the capacity prices of the last LP; y: [C] its column weights.
+    """
+
+    lp: float
+    bound: float
+    pi: np.ndarray
+    y: np.ndarray
+    pool: ColumnPool
+    rounds: int
+    seconds: float
+
+
+def solve_master_lp(pool: ColumnPool, mu: np.ndarray) -> tuple[float, np.ndarray, np.ndarray,
+                                                                 np.ndarray]:
+    """The master LP by HiGHS: (value, y [C], pi [m] >= 0, sigma [n])."""
+    from scipy.optimize import linprog
+    from scipy.sparse import csc_array
+
+    nc = len(pool)
+    tgt = np.asarray(pool.target, np.int64)
+    eq = csc_array((np.ones(nc), (tgt, np.arange(nc))), shape=(pool.n, nc))
+    res = linprog(np.asarray(pool.cost), A_ub=pool.matrix(), b_ub=mu.astype(float), A_eq=eq,
+                  b_eq=np.ones(pool.n), bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"master LP failed: {res.message}")
+    pi = np.maximum(-np.asarray(res.ineqlin.marginals), 0.0)
+    return float(res.fun), np.asarray(res.x), pi, np.asarray(res.eqlin.marginals)
+
+
+def _pool_incumbent(pool: ColumnPool, pi: np.ndarray) -> np.ndarray:
+    """[n] min over the pool's columns of ``cost + pi.x``: an incumbent for pricing."""
+    red = np.asarray(pool.cost) + pool.matrix().T @ pi
+    u = np.full(pool.n, np.inf)
+    np.minimum.at(u, np.asarray(pool.target, np.int64), red)
+    return u
+
+
+def column_generation(p: np.ndarray, values: np.ndarray, mu: np.ndarray,
+                      x_hint: np.ndarray | None = None, time_limit: float = 10.0,
+                      rel_gap: float = 1e-6, max_rounds: int = 500,
+                      pool: ColumnPool | None = None, smoothing: float = 0.5) -> MasterResult:
+    """Generate columns until the certified bound meets the LP value (within ``rel_gap``),
+    no column prices out, or the time is up.
+
+    Dual smoothing (Wentges 1997): pricing runs at ``alpha pi_best + (1 - alpha) pi_LP``,
+    where ``pi_best`` gave the best Lagrangian bound so far; when that finds no column with a
+    negative reduced cost at the LP duals, it prices at the LP duals themselves. The empty
+    column of every target keeps the master feasible; ``x_hint``'s columns and prices (the
+    best marginal return of one more round of each weapon) start it near a good solution.
+    """
+    t0 = time.perf_counter()
+    m, n = p.shape
+    if pool is None:
+        pool = ColumnPool(m, n)
+        for j in range(n):
+            pool.add(j, np.empty(0, np.int64), np.empty(0, np.int64), float(values[j]))
+    if x_hint is not None:
+        pool.add_assignment(p, values, x_hint)
+        v = values * np.prod((1.0 - p) ** x_hint, axis=0)
+        pi_c = (v[None, :] * p).max(axis=1)
+    else:
+        pi_c = (values[None, :] * p).max(axis=1) * 0.01
+    pr = price(p, values, mu, pi_c)
+    best = float(math.fsum(pr.g) - float(pi_c @ mu))
+    for j, weap, kk, val, _ in pr.cols:
+        pool.add(j, weap, kk, val)
+    lp, y, pi = math.inf, np.zeros(0), np.zeros(m)
+    rounds = 0
+    while rounds < max_rounds:
+        rounds += 1
+        lp, y, pi, sigma = solve_master_lp(pool, mu)
+        if lp - best <= rel_gap * abs(lp) or time.perf_counter() - t0 > time_limit:
+            break
+        added = 0
+        for alpha in (smoothing, 0.0) if smoothing > 0 else (0.0,):
+            pi_s = alpha * pi_c + (1.0 - alpha) * pi
+            pr = price(p, values, mu, pi_s, incumbent=_pool_incumbent(pool, pi_s))
+            val_s = float(math.fsum(pr.g) - float(pi_s @ mu))
+            if val_s > best:
+                best, pi_c = val_s, pi_s
+            for j, weap, kk, val, _ in pr.cols:
+                rc = val + float(pi[weap] @ kk) - sigma[j]
+                if rc < -1e-9 * max(1.0, abs(sigma[j])) and pool.add(j, weap, kk, val):
+                    added += 1
+            if added:
+                break
+        if added == 0:
+            break
+    return MasterResult(lp=lp, bound=best, pi=pi_c, y=y, pool=pool, rounds=rounds,
+                        seconds=time.perf_counter() - t0)
+
+
+def integer_master(pool: ColumnPool, mu: np.ndarray, time_limit: float,
+                   p: np.ndarray) -> np.ndarray | None:
+    """Price and branch: the integer master over the pool by HiGHS; the [m, n] assignment of
+    its best integer solution (None if none was found in the time)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csc_array
+
+    nc = len(pool)
+    tgt = np.asarray(pool.target, np.int64)
+    eq = csc_array((np.ones(nc), (tgt, np.arange(nc))), shape=(pool.n, nc))
+    res = milp(np.asarray(pool.cost), integrality=np.ones(nc), bounds=Bounds(0, 1),
+               constraints=[LinearConstraint(eq, 1, 1),
+                            LinearConstraint(pool.matrix(), -np.inf, mu.astype(float))],
+               options={"time_limit": max(time_limit, 0.05), "disp": False,
+                        "mip_rel_gap": 1e-9})
+    if res.x is None:
+        return None
+    return columns_to_x(pool, np.rint(res.x) > 0.5, p.shape)
+
+
+def columns_to_x(pool: ColumnPool, chosen: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The [m, n] assignment of the chosen columns (one per target)."""
+    x = np.zeros(shape, dtype=np.int64)
+    rows = np.asarray(pool.rows, np.int64)
+    cols = np.asarray(pool.cols, np.int64)
+    cnt = np.asarray(pool.cnt, np.int64)
+    tgt = np.asarray(pool.target, np.int64)
+    sel = chosen[cols]
+    np.add.at(x, (rows[sel], tgt[cols[sel]]), cnt[sel])
+    return x
