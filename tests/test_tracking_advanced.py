@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -86,7 +88,80 @@ def test_ct_probability_rises_during_turn():
             mu_ct[k] = conf.mu[0, 1]
     straight = np.nanmean(mu_ct[20:40])
     turning = np.nanmean(mu_ct[50:80])
-    assert turning > 0.8 and straight < 0.5 and turning > straight + 0.4, (straight, turning)
+    # one-scan steps of a 3 g turn move a CV prediction by ~15 m against sigma = 50 m, so mu_CT
+    # hovers rather than saturates; it stays near its floor on the straight legs
+    assert turning > 0.5 and straight < 0.1, (straight, turning)
+
+
+def _ids_near(tab: np.ndarray, truth: np.ndarray, radius: float = 500.0) -> list[int]:
+    return [int(r[1]) for r in tab if int(r[0]) < len(truth)
+            and np.linalg.norm(r[2:4] - truth[int(r[0])]) < radius]
+
+
+@pytest.mark.parametrize("speed", [250.0, 400.0])
+def test_single_target_held_with_one_id_through_4g_turn(speed):
+    # 4 g: 0.157 rad/s at 250 m/s (4.7 rad in 30 s), 0.098 rad/s at 400 m/s; Pd 0.9, clutter 60.
+    # A turn that begins during two or three missed detections can still lose the target, so
+    # the answer is "nearly always" over ten draws, and never a second track otherwise.
+    truth = _turning_truth(n=100, speed=speed, g=4.0, t_on=30, t_off=60)
+    held = 0
+    for seed in range(10):
+        t, xy, n = _detections([truth], 60.0, 0.9, seed)
+        tab = run_tracker_advanced(t, xy, _params(60.0), n_scans=n)
+        ids = _ids_near(tab, truth)
+        held += len(set(ids)) == 1 and len(ids) > 0.9 * n  # through the turn, not around it
+    assert held >= 9, held
+
+
+def test_gating_on_every_model_holds_turns_the_mixture_gate_loses():
+    truth = _turning_truth(n=100, speed=250.0, g=4.0, t_on=30, t_off=60)
+    held = {True: 0, False: 0}
+    for seed in range(6):
+        t, xy, n = _detections([truth], 60.0, 1.0, seed)
+        for union in held:
+            p = replace(_params(60.0, pd=1.0), union_gate=union)
+            tab = run_tracker_advanced(t, xy, p, n_scans=n)
+            held[union] += len(set(_ids_near(tab, truth))) == 1
+    assert held[True] >= 5 and held[False] <= 2, held
+
+
+def _straight(n: int = 80) -> np.ndarray:
+    return np.array([-10e3, 2e3]) + np.arange(n)[:, None] * np.array([220.0, -40.0])
+
+
+def test_missed_run_keeps_id_and_is_not_reported_while_lost():
+    truth = _straight()
+    t, xy, n = _detections([truth], 0.0, 1.0, seed=3)
+    gap = (t >= 40) & (t < 45)  # five scans without a detection
+    t, xy = t[~gap], xy[~gap]
+    for lost_scans, n_ids, back in ((4, 1, 45), (0, 2, 47)):
+        p = replace(_params(), lost_scans=lost_scans)
+        tab = run_tracker_advanced(t, xy, p, n_scans=n)
+        shown = set(tab[:, 0].astype(int).tolist())
+        # reported through two misses (a prediction), not from the third one until reacquired
+        # (kept while lost) or until a new track is confirmed (deleted: three more scans)
+        assert {40, 41}.issubset(shown) and not set(range(42, back)) & shown and back in shown
+        assert np.unique(tab[:, 1]).size == n_ids
+
+
+def test_track_of_vanished_target_stops_at_delete_misses_and_is_dropped():
+    truth = _straight(50)
+    t, xy, _ = _detections([truth], 0.0, 1.0, seed=5)
+    p = _params()
+    tab = run_tracker_advanced(t, xy, p, n_scans=70)
+    assert tab[:, 0].max() == 49 + p.base.delete_misses - 1
+    conf, hold, nid = IMMTracks.empty(2), Tracks2D.empty(), 0
+    for k in range(70):
+        conf, hold, nid = step(conf, hold, xy[t == k], nid, p)
+        if k == 49 + p.base.delete_misses + p.lost_scans - 1:
+            assert len(conf) == 1 and conf.lost[0]
+    assert len(conf) == 0 and nid == 1
+
+
+def test_transition_matrix_per_model_stay_probabilities():
+    Pi = imm.IMMModels(p_stay=(0.99, 0.9)).transition_matrix()
+    np.testing.assert_allclose(Pi, [[0.99, 0.01], [0.1, 0.9]])
+    np.testing.assert_allclose(imm.IMMModels(p_stay=0.95).transition_matrix().sum(1), 1.0)
 
 
 def test_imm_probabilities_and_combination_consistent():

@@ -79,8 +79,6 @@ class AdvancedParams:
     max_exact: int = 10  # JPDA clusters with more tracks use the cheap approximation
     dup_d2: float = 4.0  # duplicate-track threshold (4-D Mahalanobis^2); 0 disables
     lost_scans: int = 4  # scans a track is kept, unreported, after ``base.delete_misses`` misses
-    reid_d2: float = 13.3  # a new track continues a stale one below this (4 dof, 99 %); 0: off
-    reid_accel: float = 4.0 * 9.80665  # m/s^2, largest manoeuvre a stale track may have missed
     union_gate: bool = True  # gate with every model's prediction (else the combined one)
 
     def __post_init__(self) -> None:
@@ -177,65 +175,35 @@ def _gate_union(xs: np.ndarray, Ps: np.ndarray, z: np.ndarray, sigma: float, gat
     return rows.astype(_I64), cols.astype(_I64), d
 
 
-def _manoeuvre_cov(tau: np.ndarray, accel: float) -> np.ndarray:
-    """``[n, 4, 4]`` spread of an unknown constant acceleration, uniform in ``[-a, a]`` per axis
-    (variance ``a^2 / 3``), held for ``tau [n]`` s: ``[[tau^4/4, tau^3/2], [tau^3/2, tau^2]]``."""
-    v = accel**2 / 3.0
-    out = np.zeros((tau.size, 4, 4))
-    for k in range(2):
-        out[:, k, k] = v * tau**4 / 4.0
-        out[:, k, k + 2] = out[:, k + 2, k] = v * tau**3 / 2.0
-        out[:, k + 2, k + 2] = v * tau**2
-    return out
-
-
-def _prune_duplicates(conf: IMMTracks, newborn: np.ndarray, p: AdvancedParams) -> IMMTracks:
-    """Drop one of two tracks on the same target; a newborn track may continue a stale one.
+def _prune_duplicates(conf: IMMTracks, p: AdvancedParams) -> IMMTracks:
+    """Drop one of two tracks on the same target (JPDA tracks can coalesce).
 
     Two tracks are duplicates when their combined states differ by ``(dx)^T (P_a + P_b)^-1 dx
-    < dup_d2`` over position and velocity (JPDA tracks can coalesce). The one kept is the
-    reported one if only one is (a lost track that reacquires a target another track already
-    holds would otherwise take the target back: one more id switch), else the older (smaller id).
-
-    Track segment association (Yeom, Kirubarajan & Bar-Shalom, IEEE TAES 40(1), 2004): a track
-    confirmed at this scan (``newborn``) and a track not updated at this scan are the same
-    target when ``(dx)^T (P_a + P_b + M)^-1 dx < reid_d2``, ``M`` the spread a manoeuvre of up
-    to ``reid_accel`` adds over the stale track's misses (:func:`_manoeuvre_cov`): the old
-    track fell behind the target (a turn begun during missed detections) and the initiator
-    picked the target up again. The new track then carries on under the old id.
+    < dup_d2`` over position and velocity. The one kept is the reported one if only one is (a
+    lost track that reacquires a target another track already holds would otherwise take the
+    target back: one more id switch), else the older (smaller id).
     """
-    if len(conf) < 2 or (p.dup_d2 <= 0 and p.reid_d2 <= 0):
+    if len(conf) < 2 or p.dup_d2 <= 0:
         return conf
     xc, Pc = imm.combine(conf.mu, conf.x, conf.P)
     i, j = np.triu_indices(len(conf), k=1)
-    stale = conf.misses > 0
-    reid = (newborn[i] & stale[j]) | (newborn[j] & stale[i])
-    tau = np.maximum(conf.misses[i], conf.misses[j]) * p.base.dt
-    reach = np.where(reid, _NEAR_M + 0.5 * p.reid_accel * tau**2, _NEAR_M)
-    near = np.einsum("pi,pi->p", xc[i, :2] - xc[j, :2], xc[i, :2] - xc[j, :2]) < reach**2
-    i, j, reid, tau = i[near], j[near], reid[near], tau[near]
+    near = np.einsum("pi,pi->p", xc[i, :2] - xc[j, :2], xc[i, :2] - xc[j, :2]) < _NEAR_M**2
+    i, j = i[near], j[near]
     if i.size == 0:
         return conf
     dx = xc[i, :4] - xc[j, :4]
     S = Pc[i, :4, :4] + Pc[j, :4, :4]
-    S[reid] += _manoeuvre_cov(tau[reid], p.reid_accel)
     d2 = np.einsum("pi,pi->p", dx, np.linalg.solve(S, dx[..., None])[..., 0])
-    hit = np.where(reid, d2 < p.reid_d2, d2 < p.dup_d2)
-    ids = conf.ids.copy()
     drop = np.zeros(len(conf), bool)
-    for q in np.flatnonzero(hit)[np.argsort(d2[hit], kind="stable")]:
+    for q in np.flatnonzero(d2 < p.dup_d2):
         a, b = i[q], j[q]
         if drop[a] or drop[b]:
             continue
-        if reid[q]:
-            keep, lose = (a, b) if newborn[a] else (b, a)
-            ids[keep] = ids[lose]
-        elif conf.lost[a] != conf.lost[b]:
-            keep, lose = (b, a) if conf.lost[a] else (a, b)
+        if conf.lost[a] != conf.lost[b]:
+            drop[a if conf.lost[a] else b] = True
         else:
-            keep, lose = (a, b) if ids[a] < ids[b] else (b, a)
-        drop[lose] = True
-    return replace(conf, ids=ids).take(~drop)
+            drop[a if conf.ids[a] > conf.ids[b] else b] = True
+    return conf.take(~drop)
 
 
 def step(conf: IMMTracks, hold: Tracks2D, z: np.ndarray, next_id: int, p: AdvancedParams,
@@ -279,10 +247,9 @@ def step(conf: IMMTracks, hold: Tracks2D, z: np.ndarray, next_id: int, p: Advanc
     hold, used = _tentative_step(hold, z_left, dt, b)
     sure = hold.hits >= b.min_points
     new = hold.take(sure)
-    newborn = np.r_[np.zeros(len(conf), bool), np.ones(len(new), bool)]
     conf = conf.concat(from_tentative(new, np.arange(next_id, next_id + len(new), dtype=_I64),
                                       mdl))
-    conf = _prune_duplicates(conf, newborn, p)
+    conf = _prune_duplicates(conf, p)
     conf = replace(conf, lost=conf.misses >= b.delete_misses)
     hold = hold.take(~sure)
     trace = hold.P[:, 0, 0] + hold.P[:, 1, 1]
