@@ -263,3 +263,59 @@ def test_sense_matches_the_documented_procedure_bit_for_bit(seed: int) -> None:
         np.testing.assert_array_equal(got, exp)
         assert got.dtype == exp.dtype and got.shape == exp.shape
     assert r_new.bit_generator.state == r_ref.bit_generator.state
+
+
+def test_unresolved_targets_give_one_plot() -> None:
+    # Resolution cell 60 m x 3 mrad x 3 mrad; Pd ~ 1 (large RCS, short range), no noise.
+    sensors = make_sensors(sigma=np.zeros((1, 3)), resolution=np.array([[60.0, 3e-3, 3e-3]]))
+    radar = sensors.pos[0]
+    base = np.array([0.0, 10_000.0, 1000.0])
+    # 0-1-2: a chain 40 m apart in range (each pair within the cell: one group, transitive);
+    # 3: 200 m further (resolved); 4: same range as 0 but 30 mrad off in azimuth (resolved).
+    pos = np.array([base, base + [0, 40, 0], base + [0, 80, 0], base + [0, 280, 0],
+                    [300.0, 10_000.0, 1000.0]])
+    det = sensing.sense(0.0, np.ones(1, bool), sensors, pos, np.full(5, 100.0),
+                        np.ones(5, bool), np.random.default_rng(0))
+    np.testing.assert_array_equal(det.truth, [0, 3, 4])
+    truth_polar = geo.radar_polar(radar, pos)
+    np.testing.assert_allclose(det.z[0], truth_polar[:3].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(det.z[1:], truth_polar[3:], rtol=1e-12)
+
+
+def test_resolution_off_or_wide_spacing_changes_nothing() -> None:
+    rng_pos = np.random.default_rng(3)
+    pos = rng_pos.uniform([-5e4, -5e4, 500], [5e4, 5e4, 8000], (200, 3))
+    args = (np.ones(1, bool),)
+    plain = sensing.sense(0.0, *args, make_sensors(), pos, np.ones(200), np.ones(200, bool),
+                          np.random.default_rng(1))
+    tiny = make_sensors(resolution=np.array([[1e-3, 1e-9, 1e-9]]))
+    fine = sensing.sense(0.0, *args, tiny, pos, np.ones(200), np.ones(200, bool),
+                         np.random.default_rng(1))
+    np.testing.assert_array_equal(plain.z, fine.z)
+    np.testing.assert_array_equal(plain.truth, fine.truth)
+
+
+@pytest.mark.parametrize("n_edges", [0, 5, 40, 600])
+def test_groups_are_the_connected_components(n_edges: int) -> None:
+    # Union-find (few edges) and the sparse path (many) against a plain flood fill.
+    rng = np.random.default_rng(n_edges)
+    k = 300
+    i, j = rng.integers(0, k, n_edges), rng.integers(0, k, n_edges)
+    label = sensing._groups(k, i, j)
+    adj = [set() for _ in range(k)]
+    for a, b in zip(i.tolist(), j.tolist(), strict=True):
+        adj[a].add(b)
+        adj[b].add(a)
+    want = np.full(k, -1)
+    for s in range(k):
+        if want[s] < 0:
+            stack, comp = [s], []
+            want[s] = s
+            while stack:
+                x = stack.pop()
+                comp.append(x)
+                for y in adj[x]:
+                    if want[y] < 0:
+                        want[y] = s
+                        stack.append(y)
+    np.testing.assert_array_equal(label, want)

@@ -103,6 +103,9 @@ def _sensors(sc: Scenario, rd: _Reader) -> SensorParams:
         latency_s=np.array([rd.si(r[3], "latency_s") for r in rows]),
         loss_prob=np.array([rd.si(r[3], "loss_prob") for r in rows]),
         down_windows=tuple(down),
+        resolution=(None if sc.sensing.resolution_factor == 0 else sc.sensing.resolution_factor
+                    * np.column_stack([vals["sigma_range_m"], vals["sigma_azimuth_mrad"],
+                                       vals["sigma_elevation_mrad"]]).reshape(-1, 3)),
     )
 
 

@@ -30,6 +30,9 @@ class SensorParams:
     latency_s: np.ndarray  # [S] one-way link latency to the central tracker
     loss_prob: np.ndarray  # [S] probability a scan's plots are lost on the link
     down_windows: tuple[tuple[tuple[float, float], ...], ...] = ()  # [S] (start, end) s outages
+    # [S, 3] resolution cell (range m, azimuth rad, elevation rad): targets closer than this on
+    # every axis give one plot. None: every target resolved.
+    resolution: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.name)

@@ -172,6 +172,17 @@ class Doctrine(_Model):
         return 2 if self.mode == "salvo" else 1
 
 
+class Sensing(_Model):
+    """Radar resolution: targets closer than one resolution cell on every axis (range,
+    azimuth, elevation) give a single plot. The cell is ``resolution_factor`` times the
+    radar's measurement std per axis (a labelled assumption, see docs/model.md sec. 4)."""
+
+    resolution_factor: float = Field(
+        6.0, ge=0, le=100,
+        description="resolution cell / measurement std per axis; 0: every target is resolved",
+    )
+
+
 class Tracker(_Model):
     accel_sigma_mps2: float = Field(5.0, gt=0, le=1000)
     gate_prob: float = Field(0.999, gt=0.5, lt=1)
@@ -204,6 +215,7 @@ class Scenario(_Model):
     sensors: list[Sensor] = Field(default_factory=list)
     raids: list[Raid] = Field(min_length=1)
     doctrine: Doctrine = Doctrine()
+    sensing: Sensing = Sensing()
     tracker: Tracker = Tracker()
     overrides: dict[str, float] = Field(
         default_factory=dict,

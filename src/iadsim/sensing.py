@@ -28,6 +28,8 @@ Poisson number per scan, uniform in range, azimuth and elevation over the sensor
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from iadsim import geo
 from iadsim.params import SensorParams
@@ -92,6 +94,81 @@ def range_for_pd(
     return np.asarray(ref_range_m, float) * ratio**0.25
 
 
+def _groups(k: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Connected components of the graph on ``k`` nodes with edges ``(i, j)``: each node's
+    label is the smallest node of its component (union-find; few edges in practice)."""
+    if i.size > 256:
+        _, lab = connected_components(coo_matrix((np.ones(i.size), (i, j)), shape=(k, k)),
+                                      directed=False)
+        first = np.full(lab.max() + 1, k)
+        np.minimum.at(first, lab, np.arange(k))
+        return first[lab]
+    parent = list(range(k))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in zip(i.tolist(), j.tolist(), strict=True):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    label = np.arange(k)
+    nodes = np.unique(np.concatenate([i, j])).tolist()
+    label[nodes] = [find(x) for x in nodes]
+    return label
+
+
+def merge_unresolved(z_true: np.ndarray, z: np.ndarray, sensor: np.ndarray,
+                     resolution: np.ndarray) -> np.ndarray:
+    """Merge the plots of targets one sensor cannot resolve; returns the rows to keep.
+
+    ``z_true [D, 3]`` true (range, azimuth, elevation) of the detected targets, ``z`` the same
+    plus noise (changed in place), ``sensor [D]`` (plots of one sensor contiguous, targets in
+    increasing index), ``resolution [S, 3]`` the resolution cell per sensor. Two targets are
+    unresolved when they are closer than the cell on every axis (``|dr| <= dR``,
+    ``|daz| <= dAz``, ``|del| <= dEl``: candidates from a window in range order, then the
+    angle test), and unresolved-ness is transitive: each connected group gives one plot at the
+    group's mean true position plus the noise drawn for its lowest-index target, whose truth
+    label it keeps (Blackman & Popoli 1999, sec. 10.1, unresolved targets; a merged
+    measurement at the centroid is the simplest model). Azimuths are compared without
+    wrap-around: two targets on either side of north stay resolved.
+    """
+    keep = np.ones(z.shape[0], bool)
+    bounds = np.flatnonzero(np.r_[True, sensor[1:] != sensor[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        k = b - a
+        if k < 2:
+            continue
+        u = z_true[a:b] / resolution[sensor[a]]
+        # candidate pairs: within one range cell (sorted by range, a window per target) ...
+        order = np.argsort(u[:, 0], kind="stable")
+        ur = u[order, 0]
+        cnt = np.searchsorted(ur, ur + 1.0, side="right") - np.arange(k) - 1
+        n_cand = int(cnt.sum())
+        if n_cand == 0:
+            continue
+        i = np.repeat(np.arange(k), cnt)
+        j = i + 1 + np.arange(n_cand) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        i, j = order[i], order[j]
+        # ... and within one cell in azimuth and elevation
+        close = (np.abs(u[i, 1] - u[j, 1]) <= 1.0) & (np.abs(u[i, 2] - u[j, 2]) <= 1.0)
+        if not close.any():
+            continue
+        label = _groups(k, i[close], j[close])
+        member = label != np.arange(k)
+        reps = np.unique(label[member])
+        size = np.bincount(label, minlength=k)[reps]
+        mean = np.stack([np.bincount(label, weights=z_true[a:b, ax], minlength=k)[reps]
+                         for ax in range(3)], axis=1) / size[:, None]
+        rows = a + reps
+        z[rows] = mean + (z[rows] - z_true[rows])
+        keep[a:b][member] = False
+    return keep
+
+
 def sense(
     t: float,
     due: np.ndarray,
@@ -118,7 +195,9 @@ def sense(
     2. ``Pd = swerling1_pd(snr(...))`` (0 for non-candidates); one uniform per target
        (all ``N``, detected or not) decides the Bernoulli draw;
     3. noise: one standard normal triple per target (all ``N``), scaled by ``sigma[s]``;
-       azimuth wrapped into [0, 2 pi), range reflected to stay > 0;
+       azimuth wrapped into [0, 2 pi), range reflected to stay > 0; detected targets that the
+       sensor cannot resolve give one plot (:func:`merge_unresolved`, when
+       ``sensors.resolution`` is set);
     4. clutter: a Poisson(``clutter_per_scan[s]``) count, then one uniform triple per false
        plot mapped to range [0, max_range], azimuth [0, 2 pi), elevation [min_el, max_el];
        their ``truth`` is -1.
@@ -170,7 +249,11 @@ def sense(
     j_hit, truth = (uniform < pd).nonzero()
     s_hit = due_idx[j_hit]
     z = geo.radar_polar(sensors.pos[s_hit], pos[truth])
+    z_true = z.copy() if sensors.resolution is not None and truth.size > 1 else None
     z += noise[j_hit, truth] * sensors.sigma[s_hit]
+    if z_true is not None:  # 3b: unresolved targets give one plot
+        keep = merge_unresolved(z_true, z, s_hit, sensors.resolution)
+        z, truth, s_hit = z[keep], truth[keep], s_hit[keep]
     z[:, 0] = np.abs(z[:, 0])
     z[:, 1] = geo.wrap_azimuth(z[:, 1])
 
