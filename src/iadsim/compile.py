@@ -88,6 +88,11 @@ def _sensors(sc: Scenario, rd: _Reader) -> SensorParams:
                          _local(sc, fu.lat_deg, fu.lon_deg, fu.alt_m, mast), fu.link))
             down.append(tuple((w.start_s, w.end_s) for w in fu.down))
     vals = {k: np.array([rd.si(r[1], k) for r in rows]) for k in SENSOR_KEYS}
+    if sc.sensing.resolution_factor > 0 and rows:
+        rd.used[("sensing", "resolution_factor")] = (
+            sc.sensing.resolution_factor, "ratio",
+            "radar resolution cell / measurement std per axis; no public resolution figures "
+            "(docs/model.md sec. 4)")
     return SensorParams(
         name=tuple(r[0] for r in rows), type=tuple(r[1] for r in rows),
         pos=np.array([r[2] for r in rows]).reshape(-1, 3),
