@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 _PRUNE_REL = 1e-9  # prune only when pi_i exceeds V p_ij by this relative margin (float safety)
+_MAX_CELLS = 4_000_000  # cap on the [states, candidates] work arrays of one pricing level
 
 
 @dataclass(slots=True)
@@ -121,9 +122,37 @@ def _tail(v: np.ndarray, r: np.ndarray) -> np.ndarray:
     return np.where(r >= v, v, np.where(r > 0, inner, 0.0))
 
 
+def _greedy_value(p: np.ndarray, w: np.ndarray, mu: np.ndarray, pi: np.ndarray,
+                  ratio: np.ndarray, steps: int, width: int = 16) -> np.ndarray:
+    """[n] value of a greedy multiset per target (add the best marginal shot among the
+    ``width`` best-ratio weapons while it helps): an incumbent for pricing."""
+    n = w.size
+    k = min(width, p.shape[0])
+    cid = np.argpartition(ratio, k - 1, axis=0)[:k].T if k < p.shape[0] else \
+        np.tile(np.arange(p.shape[0]), (n, 1))
+    tcol = np.arange(n)[:, None]
+    ok = np.isfinite(ratio.T[tcol, cid])
+    cp = np.where(ok, p.T[tcol, cid], 0.0)
+    cpi = np.where(ok, pi[cid], np.inf)
+    cmu = np.where(ok, mu[cid], 0)
+    gv, gc = w.astype(float).copy(), np.zeros(n)
+    used = np.zeros(cid.shape, dtype=np.int64)
+    rows = np.arange(n)
+    for _ in range(steps):
+        gain = np.where(ok & (used < cmu), gv[:, None] * cp - cpi, -np.inf)
+        b = np.argmax(gain, axis=1)
+        go = gain[rows, b] > 0
+        if not go.any():
+            break
+        gv = np.where(go, gv * (1.0 - cp[rows, b]), gv)
+        gc = np.where(go, gc + cpi[rows, b], gc)
+        used[rows[go], b[go]] += 1
+    return gv + gc
+
+
 def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
           keep: int = 3, target_budget: int = 2000, incumbent: np.ndarray | None = None,
-          greedy_steps: int = 8) -> Pricing:
+          greedy_steps: int = 8, slack: float = 0.0) -> Pricing:
     """Exact pricing for every target at prices ``pi >= 0``: a breadth-first branch and bound,
     vectorised over all targets and states.
 
@@ -135,6 +164,11 @@ def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
     also satisfy ``pi_i < V p_ij`` (module docstring). A target whose live states exceed
     ``target_budget`` is truncated and flagged inexact; its ``g`` is then the valid relaxation
     ``_tail(w, min_i ratio)``.
+
+    With ``slack > 0`` it also returns every multiset whose value is within ``slack`` of the
+    target's minimum (reduced-cost enumeration): both prunes are loosened by ``slack``, since
+    a multiset within ``slack`` of the minimum has ``pi_i <= V_{-i} p_ij + slack`` for each of
+    its shots (removing one leaves a multiset no better than the minimum).
     """
     m, n = p.shape
     pi = np.maximum(np.asarray(pi, float), 0.0)
@@ -142,11 +176,16 @@ def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
     with np.errstate(divide="ignore"):
         a = -np.log1p(-p)  # [m, n], inf where p = 1
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(a > 0, pi[:, None] / a, np.inf)
+        ratio = np.where(a > 0, pi[:, None] / np.where(a > 0, a, 1.0), np.inf)
     ratio = np.where(np.isinf(a), 0.0, ratio)
-    ratio = np.where((mu[:, None] > 0) & (pi[:, None] < w[None, :] * p), ratio, np.inf)
-    K = int(np.isfinite(ratio).sum(axis=0).max()) if n else 0
-    K = max(K, 1)
+    ratio = np.where((mu[:, None] > 0) & (pi[:, None] < w[None, :] * p + slack), ratio, np.inf)
+    U = w.copy() if incumbent is None else np.minimum(w, incumbent)
+    U = np.minimum(U, _greedy_value(p, w, mu, pi, ratio, greedy_steps))
+    # a shot of weapon i in a multiset worth <= U + slack has pi_i <= V_{-i} p + slack with
+    # V_{-i} = V / q and V <= U + slack - pi_i, hence pi_i <= (U + slack) p + slack q
+    ratio = np.where(pi[:, None] < (U[None, :] + slack) * p + slack * (1.0 - p)
+                     + _PRUNE_REL * pi[:, None], ratio, np.inf)
+    K = max(int(np.isfinite(ratio).sum(axis=0).max()) if n else 0, 1)
     cid = np.argsort(ratio, axis=0, kind="stable")[:K].T  # [n, K] weapons by ratio
     tcol = np.arange(n)[:, None]
     cr = ratio.T[tcol, cid]  # [n, K]
@@ -154,21 +193,6 @@ def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
     cp = np.where(valid, p.T[tcol, cid], 0.0)
     cpi = np.where(valid, pi[cid], np.inf)
     cmu = np.where(valid, mu[cid], 0)
-    # greedy incumbent per target: add the best marginal shot while it helps
-    U = w.copy() if incumbent is None else np.minimum(w, incumbent)
-    gv, gc = w.copy(), np.zeros(n)
-    used = np.zeros((n, K), dtype=np.int64)
-    for _ in range(greedy_steps):
-        gain = np.where(valid & (used < cmu), gv[:, None] * cp - cpi, -np.inf)
-        k = np.argmax(gain, axis=1)
-        gk = gain[np.arange(n), k]
-        go = gk > 0
-        if not go.any():
-            break
-        gv = np.where(go, gv * (1.0 - cp[np.arange(n), k]), gv)
-        gc = np.where(go, gc + cpi[np.arange(n), k], gc)
-        used[np.arange(n)[go], k[go]] += 1
-    U = np.minimum(U, gv + gc)
     lv_t = np.arange(n)
     lv_v = w.copy()
     lv_c = np.zeros(n)
@@ -187,8 +211,8 @@ def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
         c_ext = lv_c[:, None] + cpi[lv_t]
         ok = valid[lv_t] & (r_all >= lv_last[:, None])
         ok &= (r_all > lv_last[:, None]) | (lv_run[:, None] < cmu[lv_t])
-        ok &= cpi[lv_t] * (1.0 + _PRUNE_REL) < lv_v[:, None] * cp[lv_t]
-        ok &= c_ext + _tail(v_ext, cr[lv_t]) < U[lv_t][:, None] * (1.0 + _PRUNE_REL)
+        ok &= cpi[lv_t] * (1.0 + _PRUNE_REL) < lv_v[:, None] * cp[lv_t] + slack
+        ok &= c_ext + _tail(v_ext, cr[lv_t]) < U[lv_t][:, None] * (1.0 + _PRUNE_REL) + slack
         s_idx, rk = np.nonzero(ok)
         if s_idx.size == 0:
             break
@@ -197,7 +221,9 @@ def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
         c_new = c_ext[s_idx, rk]
         run_new = np.where(rk == lv_last[s_idx], lv_run[s_idx] + 1, 1)
         counts = np.bincount(t_new, minlength=n)
-        over = counts > target_budget
+        # the next level's [S, K] arrays stay under ~_MAX_CELLS entries
+        budget = min(target_budget, max(1, _MAX_CELLS // (K * max(1, int((counts > 0).sum())))))
+        over = counts > budget
         if over.any():
             exact[over] = False
             score = v_new + c_new
@@ -205,7 +231,7 @@ def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
             start = np.cumsum(counts) - counts
             rank_in = np.empty(order.size, dtype=np.int64)
             rank_in[order] = np.arange(order.size) - np.repeat(start, counts)
-            sel = rank_in < target_budget
+            sel = rank_in < budget
             s_idx, rk, t_new, v_new, c_new, run_new = (x[sel] for x in (
                 s_idx, rk, t_new, v_new, c_new, run_new))
         np.minimum.at(U, t_new, v_new + c_new)
@@ -229,7 +255,8 @@ def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
     start = np.cumsum(cnt) - cnt
     rank_in = np.empty(order.size, dtype=np.int64)
     rank_in[order] = np.arange(order.size) - np.repeat(start, cnt)
-    pick = np.nonzero((rank_in < keep) & (alll > 0))[0]
+    near = allv <= g[allt] + slack if slack > 0 else np.zeros(allv.size, dtype=bool)
+    pick = np.nonzero(((rank_in < keep) | near) & (alll > 0))[0]
     cols = []
     for k in pick.tolist():
         t, lvl, idx = int(allt[k]), int(alll[k]), int(alli[k])
@@ -281,7 +308,7 @@ def solve_master_lp(pool: ColumnPool, mu: np.ndarray) -> tuple[float, np.ndarray
     tgt = np.asarray(pool.target, np.int64)
     eq = csc_array((np.ones(nc), (tgt, np.arange(nc))), shape=(pool.n, nc))
     res = linprog(np.asarray(pool.cost), A_ub=pool.matrix(), b_ub=mu.astype(float), A_eq=eq,
-                  b_eq=np.ones(pool.n), bounds=(0, None), method="highs")
+                  b_eq=np.ones(pool.n), bounds=(0, None), method="highs-ipm")
     if res.status != 0:
         raise RuntimeError(f"master LP failed: {res.message}")
     pi = np.maximum(-np.asarray(res.ineqlin.marginals), 0.0)
@@ -330,7 +357,7 @@ def column_generation(p: np.ndarray, values: np.ndarray, mu: np.ndarray,
     while rounds < max_rounds:
         rounds += 1
         lp, y, pi, sigma = solve_master_lp(pool, mu)
-        if lp - best <= rel_gap * abs(lp) or time.perf_counter() - t0 > time_limit:
+        if lp - best <= rel_gap * abs(lp) or time.perf_counter() - t0 > 0.9 * time_limit:
             break
         added = 0
         for alpha in (smoothing, 0.0) if smoothing > 0 else (0.0,):
@@ -352,9 +379,12 @@ def column_generation(p: np.ndarray, values: np.ndarray, mu: np.ndarray,
 
 
 def integer_master(pool: ColumnPool, mu: np.ndarray, time_limit: float,
-                   p: np.ndarray) -> np.ndarray | None:
-    """Price and branch: the integer master over the pool by HiGHS; the [m, n] assignment of
-    its best integer solution (None if none was found in the time)."""
+                   shape: tuple[int, int]) -> tuple[np.ndarray | None, float, bool]:
+    """Price and branch: the integer master over the pool by HiGHS.
+
+    Returns ``(x, dual_bound, optimal)``: the [m, n] assignment of its best integer solution
+    (None if none was found in the time), HiGHS' dual bound on the restricted master, and
+    whether it was solved to optimality."""
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csc_array
 
@@ -365,10 +395,12 @@ def integer_master(pool: ColumnPool, mu: np.ndarray, time_limit: float,
                constraints=[LinearConstraint(eq, 1, 1),
                             LinearConstraint(pool.matrix(), -np.inf, mu.astype(float))],
                options={"time_limit": max(time_limit, 0.05), "disp": False,
-                        "mip_rel_gap": 1e-9})
+                        "mip_rel_gap": 1e-10})
+    dual = getattr(res, "mip_dual_bound", None)
+    dual = float(dual) if dual is not None and np.isfinite(dual) else -math.inf
     if res.x is None:
-        return None
-    return columns_to_x(pool, np.rint(res.x) > 0.5, p.shape)
+        return None, dual, False
+    return columns_to_x(pool, np.rint(res.x) > 0.5, shape), dual, res.status == 0
 
 
 def columns_to_x(pool: ColumnPool, chosen: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

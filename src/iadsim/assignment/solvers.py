@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from iadsim.assignment.bound import milp
+from iadsim.assignment.pricebranch import price_and_branch
 from iadsim.assignment.search import greedy, ils
 from iadsim.assignment.wta import Solution, WTAInstance, objective
 
@@ -38,6 +39,10 @@ def _ils(inst: WTAInstance, time_limit: float, seed: int) -> Solution:
     return ils(inst, time_limit=time_limit, seed=seed)
 
 
+def _cg(inst: WTAInstance, time_limit: float, seed: int) -> Solution:
+    return price_and_branch(inst, time_limit=time_limit, seed=seed)
+
+
 def _milp(inst: WTAInstance, time_limit: float, seed: int) -> Solution:
     return milp(inst, time_limit=time_limit)
 
@@ -47,12 +52,15 @@ SOLVERS: dict[str, SolverSpec] = {s.name: s for s in (
                summary="maximum marginal return; optimal for identical weapons"),
     SolverSpec("ils", _ils, exact=False, bound=False, anytime=True,
                summary="iterated local search: relocations + assignment (VLSN) moves"),
+    SolverSpec("cg", _cg, exact=True, bound=True, anytime=True,
+               summary="column generation (exact pricing), Lagrangian bound, price and branch "
+                       "with reduced-cost enumeration"),
     SolverSpec("milp", _milp, exact=True, bound=True, anytime=True,
                summary="tangent-line MILP (HiGHS); exact on small instances"),
 )}
 
 
-def solve(inst: WTAInstance, solver: str = "ils", time_limit: float = 1.0,
+def solve(inst: WTAInstance, solver: str = "cg", time_limit: float = 1.0,
           seed: int = 0) -> Solution:
     """Run the named solver; KeyError names the valid solvers."""
     if solver not in SOLVERS:
