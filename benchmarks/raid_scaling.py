@@ -165,7 +165,8 @@ def main() -> None:
             rows.append(spent)
             sizes.append(n)
             console.print(f"{design} N={n}: {spent['total']:.2f} CPU s, "
-                          f"leakers {m.get('leakers')}, kills {m.get('kills')}")
+                          f"leakers {m.get('leakers')}, kills {m.get('kills')}, "
+                          f"tracks confirmed {m.get('tracks_confirmed')}")
         table = Table("phase", *(f"N={n}" for n in sizes), "exponent (N>=100)",
                       "local (last two)",
                       title=f"{design}: CPU s of one run by phase (exponent b of t ~ N^b)")
