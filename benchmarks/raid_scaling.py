@@ -150,7 +150,7 @@ def main() -> None:
     ap.add_argument("--design", choices=("ring", "corridor", "both"), default="ring")
     ap.add_argument("--budget", type=float, default=120.0, help="max CPU s for one size")
     args = ap.parse_args()
-    console = Console()
+    console = Console(width=170)
     for design in ("ring", "corridor") if args.design == "both" else (args.design,):
         rows, sizes = [], []
         for n in sorted(args.sizes):
