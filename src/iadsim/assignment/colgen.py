@@ -175,7 +175,7 @@ def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
     w = values.astype(float)
     with np.errstate(divide="ignore"):
         a = -np.log1p(-p)  # [m, n], inf where p = 1
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = np.where(a > 0, pi[:, None] / np.where(a > 0, a, 1.0), np.inf)
     ratio = np.where(np.isinf(a), 0.0, ratio)
     ratio = np.where((mu[:, None] > 0) & (pi[:, None] < w[None, :] * p + slack), ratio, np.inf)
