@@ -1,7 +1,7 @@
 """Doctrine comparison on the layered example: leakers and interceptors spent, paired by run.
 
     python benchmarks/doctrines.py [--runs 500] [--workers 2] [--csv out/doctrines.csv]
-    python benchmarks/doctrines.py --table-only --csv out/doctrines.csv   # re-print a table
+    python benchmarks/doctrines.py --table-only --csv out/doctrines.csv [more.csv]  # re-print
 
 Each doctrine is ``scenarios/layered_defense.yaml`` with its ``doctrine`` block changed (table
 :data:`DOCTRINES`), run ``--runs`` times with :func:`iadsim.run_campaign` and the same root seed.
@@ -37,10 +37,10 @@ DOCTRINES: dict[str, dict] = {
     "preserve": {"mode": "shoot-look-shoot", "preserve_long_range": True},
     "greedy": {"mode": "shoot-look-shoot", "planner": "greedy"},
 }
-METRICS = [("leakers", "leakers"), ("leakers.kh-101", "cruise leak"),
-           ("leakers.srbm", "SRBM leak"), ("interceptors_spent", "rounds"),
-           ("spent.40n6", "40N6"), ("spent.48n6", "48N6"),
-           ("interceptor_cost_usd", "cost M$")]
+METRICS = [("leakers", "leakers"), ("leakers.shahed-136", "drones"), ("leakers.kh-101", "cruise"),
+           ("leakers.mig-29", "fighters"), ("leakers.umpk-fab", "glide bombs"),
+           ("leakers.srbm", "SRBMs"), ("interceptors_spent", "rounds"),
+           ("long_range", "48N6 + 40N6"), ("interceptor_cost_usd", "cost M$")]
 
 
 def run(names: list[str], runs: int, workers: int, seed: int | None, csv: Path) -> pd.DataFrame:
@@ -65,6 +65,8 @@ def _fmt(est: float, lo: float, hi: float, scale: float) -> str:
 
 def table(per_run: pd.DataFrame) -> str:
     """Markdown table: mean [95 % CI] per doctrine and paired difference to the baseline."""
+    per_run = per_run.drop_duplicates(["doctrine", "run"], keep="last")
+    per_run = per_run.assign(long_range=per_run["spent.48n6"] + per_run["spent.40n6"])
     names = [n for n in DOCTRINES if n in set(per_run["doctrine"])]
     base = per_run[per_run["doctrine"] == names[0]].set_index("run")
     lines = ["| doctrine | runs | " + " | ".join(label for _, label in METRICS) + " |",
@@ -90,18 +92,20 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=None, help="root seed (default: scenario's)")
     ap.add_argument("--doctrines", nargs="+", default=list(DOCTRINES), choices=list(DOCTRINES))
-    ap.add_argument("--csv", type=Path, default=ROOT / "out" / "doctrines.csv")
+    ap.add_argument("--csv", type=Path, nargs="+", default=[ROOT / "out" / "doctrines.csv"],
+                    help="per-run rows (written; with --table-only, read, several allowed)")
     ap.add_argument("--table-only", action="store_true", help="print the table of --csv")
     ap.add_argument("--force", action="store_true", help="overwrite --csv")
     args = ap.parse_args()
     if args.table_only:
-        per_run = pd.read_csv(args.csv)
+        per_run = pd.concat([pd.read_csv(f) for f in args.csv], ignore_index=True)
     else:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        if args.csv.exists() and not args.force:
-            raise SystemExit(f"{args.csv} exists; remove it, pick another --csv or pass --force")
-        args.csv.unlink(missing_ok=True)
-        per_run = run(args.doctrines, args.runs, args.workers, args.seed, args.csv)
+        csv = args.csv[0]
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        if csv.exists() and not args.force:
+            raise SystemExit(f"{csv} exists; remove it, pick another --csv or pass --force")
+        csv.unlink(missing_ok=True)
+        per_run = run(args.doctrines, args.runs, args.workers, args.seed, csv)
     print(table(per_run))
 
 
