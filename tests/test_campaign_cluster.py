@@ -18,35 +18,16 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 import typer
 from typer.testing import CliRunner
 
+from campaign_common import ROOT, TINY
+from campaign_common import table as _table
 from iadsim.cli_campaign import campaign
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = """\
-name: tiny
-origin: {lat_deg: 52.80, lon_deg: 27.60, alt_m: 150}
-duration_s: 600
-dt_s: 1.0
-seed: 3
-assets:
-  - {name: site, lat_deg: 52.80, lon_deg: 27.60, alt_m: 150, value: 10, radius_m: 400}
-fire_units:
-  - {name: tor-1, type: tor-m2k, lat_deg: 52.809, lon_deg: 27.60, alt_m: 150}
-raids:
-  - name: shahed
-    threat: shahed-136
-    count: 4
-    launch: {lat_deg: 52.70, lon_deg: 27.58, radius_km: 2}
-    spacing_s: 5
-    target: site
-    aim_spread_m: 300
-"""
 ARGS = ["--runs", "16", "--sweep", "raids[0].count=3,6", "--batch-size", "2"]
 
 
@@ -54,14 +35,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _table(path: Path) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute("SELECT point, run, metrics FROM runs ORDER BY point, run").fetchall()
-    finally:
-        con.close()
 
 
 def _wait(cond, timeout: float, what: str) -> None:

@@ -19,11 +19,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
-import typer
 import yaml
-from typer.testing import CliRunner
 
-from iadsim.cli_campaign import campaign
+from campaign_common import TINY
+from campaign_common import cli as _cli
+from campaign_common import table as _table
 from iadsim.distributed import UntilCI, execute
 from iadsim.report.campaign import load_campaign, render_campaign_html
 from iadsim.scenario import parse_scenario
@@ -31,61 +31,9 @@ from iadsim.store import Store
 from iadsim.sweep import SweepError, design
 from iadsim.uncertain import Uncertain, UncertainError, draw, select
 
-TINY = """\
-name: tiny
-origin: {lat_deg: 52.80, lon_deg: 27.60, alt_m: 150}
-duration_s: 600
-dt_s: 1.0
-seed: 3
-assets:
-  - {name: site, lat_deg: 52.80, lon_deg: 27.60, alt_m: 150, value: 10, radius_m: 400}
-fire_units:
-  - {name: tor-1, type: tor-m2k, lat_deg: 52.809, lon_deg: 27.60, alt_m: 150}
-raids:
-  - name: shahed
-    threat: shahed-136
-    count: 4
-    launch: {lat_deg: 52.70, lon_deg: 27.58, radius_km: 2}
-    spacing_s: 5
-    target: site
-    aim_spread_m: 300
-"""
-ENV = {"COLUMNS": "250"}
 LHS = ["--design", "lhs", "--samples", "4", "--sweep", "raids[0].count=2:9",
        "--sweep", "doctrine.salvo_size=1,2"]
 
-
-@pytest.fixture
-def tiny(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY, encoding="utf-8")
-    return path
-
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-    app.command()(campaign)
-
-    @app.command()
-    def _other() -> None:  # keeps "campaign" a subcommand
-        pass
-
-    return app
-
-
-def _cli(*args: str):
-    return CliRunner().invoke(_app(), ["campaign", *args], env=ENV)
-
-
-def _table(path: Path) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute("SELECT point, run, metrics FROM runs ORDER BY point, run").fetchall()
-    finally:
-        con.close()
-
-
-# -- (a) Latin hypercube ---------------------------------------------------------------------
 
 def test_lhs_is_stratified_and_deterministic():
     data = yaml.safe_load(TINY)

@@ -18,31 +18,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from campaign_common import ENV, TINY
 from iadsim.cli_campaign import campaign
 from iadsim.cli_report import report
 from iadsim.report.campaign import crossing, load_campaign, render_campaign_html, saturation
-
-ENV = {"COLUMNS": "250"}
-
-TINY = """\
-name: tiny <report> & co
-origin: {lat_deg: 52.80, lon_deg: 27.60, alt_m: 150}
-duration_s: 600
-dt_s: 1.0
-seed: 3
-assets:
-  - {name: site, lat_deg: 52.80, lon_deg: 27.60, alt_m: 150, value: 10, radius_m: 400}
-fire_units:
-  - {name: tor-1, type: tor-m2k, lat_deg: 52.809, lon_deg: 27.60, alt_m: 150}
-raids:
-  - name: shahed
-    threat: shahed-136
-    count: 4
-    launch: {lat_deg: 52.70, lon_deg: 27.58, radius_km: 2}
-    spacing_s: 5
-    target: site
-    aim_spread_m: 300
-"""
 
 
 def _app(fn) -> typer.Typer:
@@ -54,7 +33,8 @@ def _app(fn) -> typer.Typer:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("campaign")
-    (d / "tiny.yaml").write_text(TINY, encoding="utf-8")
+    (d / "tiny.yaml").write_text(TINY.replace("name: tiny\n", "name: tiny <report> & co\n"),
+                                 encoding="utf-8")
     db = d / "tiny.duckdb"
     res = CliRunner().invoke(_app(campaign), [
         str(d / "tiny.yaml"), "--runs", "3", "--sweep", "raids[0].count=2,4",
