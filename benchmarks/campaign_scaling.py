@@ -1,8 +1,9 @@
-"""Campaign scaling: runs per second on 1 and 2 workers, the store + scheduling overhead, and
-the cost of one run vs raid size.
+"""Campaign scaling: runs per second on 1 and 2 workers, and the store + scheduling overhead.
 
-    python benchmarks/campaign_scaling.py [--runs 24] [--sizes 10 30 100 300 1000] [--big 5000]
-        [--cheap-runs 400] [--skip-workers] [--skip-overhead]
+    python benchmarks/campaign_scaling.py [--runs 24] [--cheap-runs 400] [--skip-workers]
+        [--skip-overhead]
+
+How the cost of one run grows with raid size, phase by phase: ``benchmarks/raid_scaling.py``.
 
 (a) ``scenarios/layered_defense.yaml`` through the campaign path that ``iadsim campaign`` uses
 (compiled design point, :func:`iadsim.distributed.execute` at the default batch size, every
@@ -18,34 +19,21 @@ trivially cheap scenario (``tests``' one-Tor-against-4-Shaheds scenario cut to 1
 run) so that per-run and per-batch costs show; ``--cheap-runs`` runs on 1 worker (in-process)
 and on 2 workers, the latter with start-up excluded (``wall - start``). The store's own share
 (time inside ``Store.add``) is shown apart. The issue's bound is < 5% at the default batch size.
-
-(b) One run of ``scenarios/tor_drone_swarm.yaml`` reduced to its first raid (Shahed-136 from
-the south) with ``count = N`` for each size, the launch spacing set to ``180 / N`` s so the
-whole raid still launches within 3 min (the scenario's spacing times count would outlast the
-900 s scenario above ~300). Each size is compiled (timed apart) and run once (run 0, seed of
-the scenario); the engine time is fitted as ``t = a * N^b`` by least squares on log-log, and
-the local exponents between neighbouring sizes are shown. ``--big N`` adds one more size, run
-only when the extrapolated time (the larger of the fit's and the
-last two sizes' local power law) is under 60 s.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
-import math
 import os
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
 from rich.console import Console
 from rich.table import Table
 
 import iadsim
-from iadsim.campaign import simulate_params
 from iadsim.compile import compile_scenario
 from iadsim.distributed import ExecStats, execute
 from iadsim.scenario import parse_scenario
@@ -82,33 +70,12 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def swarm(n: int) -> dict:
-    data = yaml.safe_load((ROOT / "scenarios/tor_drone_swarm.yaml").read_text(encoding="utf-8"))
-    data = copy.deepcopy(data)
-    raid = data["raids"][0]
-    raid["count"] = n
-    raid["spacing_s"] = 180.0 / n
-    data["raids"] = [raid]
-    return data
-
-
-def time_run(n: int) -> tuple[float, float, dict]:
-    t0 = time.perf_counter()
-    params = compile_scenario(parse_scenario(swarm(n), f"swarm-{n}"))
-    t1 = time.perf_counter()
-    res = simulate_params(params, 11, 0)
-    return t1 - t0, time.perf_counter() - t1, res.metrics
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=24)
-    ap.add_argument("--sizes", type=int, nargs="*", default=[10, 30, 100, 300, 1000])
-    ap.add_argument("--big", type=int, default=5000, help="extra size, if predicted < 60 s")
     ap.add_argument("--cheap-runs", type=int, default=400)
     ap.add_argument("--skip-workers", action="store_true")
     ap.add_argument("--skip-overhead", action="store_true")
-    ap.add_argument("--skip-sizes", action="store_true")
     args = ap.parse_args()
     console = Console()
 
@@ -154,41 +121,6 @@ def main() -> None:
                          "over the simulation's CPU seconds: insensitive to other load on the "
                          "machine. Bound: < 5%.")
         console.print(table)
-    if args.skip_sizes:
-        return
-
-    sizes, times, rows = [], [], []
-    for n in args.sizes:
-        c, t, m = time_run(n)
-        sizes.append(n)
-        times.append(t)
-        rows.append((n, c, t, m))
-        console.print(f"N={n}: compile {c:.3f} s, run {t:.3f} s", highlight=False)
-    b, loga = np.polyfit(np.log(sizes), np.log(times), 1)
-    if args.big:
-        # the larger of the global fit and the extrapolation of the last two sizes
-        b_last = math.log(times[-1] / times[-2]) / math.log(sizes[-1] / sizes[-2])
-        predicted = max(math.exp(loga) * args.big ** b,
-                        times[-1] * (args.big / sizes[-1]) ** b_last)
-        if predicted < 60:
-            c, t, m = time_run(args.big)
-            rows.append((args.big, c, t, m))
-        else:
-            console.print(f"N={args.big} skipped: predicted {predicted:.0f} s > 60 s")
-    table = Table(title="(b) one run of tor_drone_swarm's Shahed raid vs raid size N")
-    for col in ("N", "compile s", "run s", "ms/threat", "local b", "leakers", "kills",
-                "interceptors"):
-        table.add_column(col, justify="right")
-    for i, (n, c, t, m) in enumerate(rows):
-        prev = rows[i - 1] if i else None
-        local = "" if prev is None else f"{math.log(t / prev[2]) / math.log(n / prev[0]):.2f}"
-        table.add_row(str(n), f"{c:.3f}", f"{t:.3f}", f"{1000 * t / n:.2f}", local,
-                      f"{m.get('leakers', float('nan')):g}", f"{m.get('kills', float('nan')):g}",
-                      f"{m.get('interceptors_spent', float('nan')):g}")
-    table.caption = (f"fit over N = {', '.join(map(str, sizes))}: run time ≈ "
-                     f"{math.exp(loga):.3g} s · N^{b:.2f}")
-    console.print(table)
-
 
 if __name__ == "__main__":
     main()
