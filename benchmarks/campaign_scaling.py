@@ -14,7 +14,7 @@ cluster starts); wall-clock runs/s and the speed-up of 2 workers over 1. From
 *overhead*, ``1 - Σ in-worker simulation time / (workers × wall)``: everything that is not
 simulating (start-up, scheduling, the store, workers idle at the end), as a % of the total.
 
-(c) The store + scheduling overhead on its own, at the default batch size: the same path with a
+(b) The store + scheduling overhead on its own, at the default batch size: the same path with a
 trivially cheap scenario (``tests``' one-Tor-against-4-Shaheds scenario cut to 10 s, ~20 ms a
 run) so that per-run and per-batch costs show; ``--cheap-runs`` runs on 1 worker (in-process)
 and on 2 workers, the latter with start-up excluded (``wall - start``). The store's own share
