@@ -102,7 +102,7 @@ def main() -> None:
         console.print(table)
 
     if not args.skip_overhead:
-        table = Table(title=f"(c) store + scheduling overhead at the default batch size: "
+        table = Table(title=f"(b) store + scheduling overhead at the default batch size: "
                             f"{args.cheap_runs} runs of a cheap scenario")
         for col in ("workers", "wall s", "ms/run (in worker)", "batches", "runs/batch",
                     "store s", "overhead (wall)", "of which the store", "driver CPU / sim CPU"):
