@@ -118,7 +118,7 @@ def _tail(v: np.ndarray, r: np.ndarray) -> np.ndarray:
     """min over y >= 0 of ``v e^{-y} + r y``: ``v`` if r >= v, else ``r (1 + ln(v / r))``
     (0 when r = 0). A lower bound on what shots with price per log-kill >= r can achieve."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        inner = r * (1.0 + np.log(v / r))
+        inner = r * (1.0 + np.log(v) - np.log(r))  # not log(v / r): v / r overflows for tiny r
     return np.where(r >= v, v, np.where(r > 0, inner, 0.0))
 
 
