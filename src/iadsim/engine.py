@@ -41,7 +41,7 @@ from iadsim.state import (
     Threats,
     Tracks,
 )
-from iadsim.tracking import tracker_step
+from iadsim.tracking import imm3, tracker_step
 
 STREAMS = ("geometry", "sensing", "network", "engagement")
 
@@ -80,8 +80,9 @@ def init_world(params: Params) -> World:
     threats = kinematics.init_threats(params.threats)
     threats, _, _, _ = kinematics.move(threats, params.threats, -0.0, 0.0)
     cap = params.tracker.capacity
+    models = imm3.N_MODELS if params.tracker.filter == "imm" else 0
     return World(
-        t=0.0, threats=threats, tracks=Tracks.empty(cap), units=init_units(params),
+        t=0.0, threats=threats, tracks=Tracks.empty(cap, models), units=init_units(params),
         rounds=Interceptors.empty(params.interceptor_capacity),
         eng=Engagements.empty(cap, len(params.units.name)),
         pending=network.Pending.empty(), next_scan_t=np.zeros(len(params.sensors)),
@@ -97,8 +98,10 @@ def _grow(tracks: Tracks, eng: Engagements, need: int) -> tuple[Tracks, Engageme
         return tracks, eng
     cap = tracks.capacity
     extra = max(cap, need - free)
-    more = Tracks.empty(extra)
+    more = Tracks.empty(extra, 0 if tracks.mu is None else tracks.mu.shape[1])
     fields = ("x", "P", "t_update", "t_init", "hits", "misses", "n_scans", "status", "track_id")
+    if tracks.mu is not None:
+        fields += ("mu", "xm", "Pm")
     grown = Tracks(**{f: np.concatenate([getattr(tracks, f), getattr(more, f)]) for f in fields},
                    next_id=tracks.next_id)
     return grown, eng.grown(extra)

@@ -49,6 +49,9 @@ class TrackerParams:
     init_speed_sigma_mps: float  # velocity std of a one-point-initiated track
     capacity: int  # track slots
     max_coast_s: float = float("inf")  # delete a track not updated for this long (engine)
+    filter: str = "cv"  # "cv": one Kalman filter; "imm": quiet + manoeuvre CV models (imm3)
+    manoeuvre_accel_sigma_mps2: float = 50.0  # white-noise acceleration of the manoeuvre model
+    imm_p_stay: float = 0.95  # IMM probability of staying in a model per update
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,6 +193,12 @@ class Tracker(_Model):
     init_speed_sigma_mps: float = Field(1000.0, gt=0, le=20_000)
     max_coast_s: float = Field(25.0, gt=0, le=3600, description="delete tracks unseen this long")
     capacity: int = Field(64, ge=16, le=1_000_000, description="initial track slots (grows)")
+    filter: Literal["cv", "imm"] = Field(
+        "cv", description="cv: one constant-velocity Kalman filter; imm: quiet + manoeuvre models")
+    manoeuvre_accel_sigma_mps2: float = Field(
+        50.0, gt=0, le=1000, description="imm: acceleration noise of the manoeuvre model")
+    imm_p_stay: float = Field(
+        0.95, gt=0.5, lt=1, description="imm: probability of staying in a model per update")
 
     @model_validator(mode="after")
     def _m_of_n(self) -> Tracker:

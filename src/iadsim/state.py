@@ -18,7 +18,7 @@ arrays. Truth-only fields (``Detections.truth``) are read by metrics, never by p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -76,9 +76,20 @@ class Tracks:
     status: np.ndarray  # [K] int, TRACK_FREE | TRACK_TENTATIVE | TRACK_CONFIRMED
     track_id: np.ndarray  # [K] int, never reused within a run
     next_id: int  # next id to hand out
+    # IMM filter only (``tracker.filter: imm``), else None; x, P above are then the combination
+    mu: np.ndarray | None = None  # [K, M] model probabilities
+    xm: np.ndarray | None = None  # [K, M, 6] per-model states
+    Pm: np.ndarray | None = None  # [K, M, 6, 6] per-model covariances
 
     @staticmethod
-    def empty(capacity: int) -> Tracks:
+    def empty(capacity: int, models: int = 0) -> Tracks:
+        if models:
+            return replace(
+                Tracks.empty(capacity),
+                mu=np.full((capacity, models), 1.0 / models),
+                xm=np.zeros((capacity, models, 6)),
+                Pm=np.tile(np.eye(6), (capacity, models, 1, 1)),
+            )
         return Tracks(
             x=np.zeros((capacity, 6)),
             P=np.tile(np.eye(6), (capacity, 1, 1)),

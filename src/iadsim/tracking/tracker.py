@@ -58,7 +58,7 @@ from scipy.stats import chi2
 
 from iadsim.params import TrackerParams
 from iadsim.state import TRACK_CONFIRMED, TRACK_FREE, TRACK_TENTATIVE, Tracks
-from iadsim.tracking import stages, sym3
+from iadsim.tracking import imm3, stages, sym3
 from iadsim.tracking.kalman import (
     _predict,
     _predict_update,
@@ -157,7 +157,17 @@ def tracker_step(
         late = dt < 0.0
         li, ci, dt = live[late], live[~late], dt[~late]
     P_rows = tracks.P.reshape(-1, 36).take(ci, axis=0)  # [n, 36]
-    pos, pos_cov = predict_position(tracks.x.T.take(ci, axis=1), P_rows.T, dt, accel)
+    use_imm = tracks.mu is not None
+    if use_imm:  # the combined IMM prediction serves coverage and gating (imm3)
+        cbar, xp, Pp, x_pred, P_pred = imm3.predict(
+            tracks.xm[ci], tracks.Pm[ci], tracks.mu[ci], dt,
+            (accel, float(params.manoeuvre_accel_sigma_mps2)), float(params.imm_p_stay))
+        pos = np.ascontiguousarray(x_pred[:, :3].T)
+        pos_cov = np.ascontiguousarray(P_pred[:, :3, :3].reshape(-1, 9).T)
+        gate_cov = imm3.gate_covariance(xp, Pp, x_pred)
+    else:
+        pos, pos_cov = predict_position(tracks.x.T.take(ci, axis=1), P_rows.T, dt, accel)
+        gate_cov = pos_cov
     touched = stages.in_coverage(radar_pos, pos, max_range_m, min_el_rad, max_el_rad)
     ints = np.array([tracks.hits, tracks.misses, tracks.n_scans, tracks.status, tracks.track_id])
     cols = ints.take(ci, axis=1).tolist()  # the new integer fields, and their live columns
@@ -170,23 +180,30 @@ def tracker_step(
         zc, R = convert_measurements(radar_pos, z, sigma)
         if ci.size:
             gate = _gate_threshold(params.gate_prob)
-            a, pa = stages.associate(pos, pos_cov, cols[_STATUS], zc, R, gate)
+            a, pa = stages.associate(pos, gate_cov, cols[_STATUS], zc, R, gate)
 
     # 5: update (the full filter, on the assigned tracks only).
     x, P, t_update, t_init = tracks.x, tracks.P, tracks.t_update, tracks.t_init
+    mu, xm, Pm = tracks.mu, tracks.xm, tracks.Pm
     plot_track_id = [-1] * n_plots
     Pu = None
     if a:
         ia, ipa = np.array(a), np.array(pa)
         slots = ci.take(ia)
-        xu, Pu = _predict_update(
-            x.take(slots, axis=0),
-            P.take(slots, axis=0),
-            dt.take(ia),
-            accel,
-            zc.take(ipa, axis=0),
-            R.take(ipa, axis=0),
-        )
+        if use_imm:
+            mu_u, xm_u, Pm_u, xu, Pu = imm3.update(cbar[ia], xp[ia], Pp[ia], zc.take(ipa, axis=0),
+                                                   R.take(ipa, axis=0))
+            mu, xm, Pm = mu.copy(), xm.copy(), Pm.copy()
+            mu[slots], xm[slots], Pm[slots] = mu_u, xm_u, Pm_u
+        else:
+            xu, Pu = _predict_update(
+                x.take(slots, axis=0),
+                P.take(slots, axis=0),
+                dt.take(ia),
+                accel,
+                zc.take(ipa, axis=0),
+                R.take(ipa, axis=0),
+            )
         x, P, t_update = x.copy(), P.copy(), t_update.copy()
         x[slots], P[slots], t_update[slots] = xu, Pu, t
         pos_cov[:, ia] = Pu[:, :3, :3].reshape(-1, 9).T  # P at t: updated where updated
@@ -220,8 +237,11 @@ def tracker_step(
         def exact_cov(idx: list[int]) -> np.ndarray:
             """Position block of P at t as the filter has it (updated, else predicted)."""
             i = np.array(idx)
-            cov = _predict(tracks.x[ci[i]], P_rows[i].reshape(-1, 6, 6), dt[i], accel)[1]
-            cov = cov[:, :3, :3]
+            if use_imm:
+                cov = P_pred[i, :3, :3].copy()
+            else:
+                cov = _predict(tracks.x[ci[i]], P_rows[i].reshape(-1, 6, 6), dt[i], accel)[1]
+                cov = cov[:, :3, :3]
             for j, k in enumerate(idx):
                 if k in row_of_update:
                     cov[j] = Pu[row_of_update[k], :3, :3]
@@ -256,6 +276,12 @@ def tracker_step(
         P_new = _initial_cov(params.init_speed_sigma_mps)[None].repeat(n_new, axis=0)
         P_new[:, :3, :3] = R.take(npl, axis=0)
         x[ns], P[ns], t_update[ns] = x_new, P_new, t
+        if use_imm:
+            if mu is tracks.mu:
+                mu, xm, Pm = mu.copy(), xm.copy(), Pm.copy()
+            mu[ns] = imm3.mu0()
+            xm[ns] = x_new[:, None]
+            Pm[ns] = P_new[:, None]
         t_init = t_init.copy()
         t_init[ns] = t
         # hits = 1, misses = 0, n_scans = 1; M-of-N met by the first plot when confirm_m <= 1.
@@ -279,6 +305,9 @@ def tracker_step(
         status=status,
         track_id=track_id,
         next_id=int(tracks.next_id + n_new),
+        mu=mu,
+        xm=xm,
+        Pm=Pm,
     )
     info = StepInfo(
         updated=len(a),
