@@ -17,6 +17,7 @@ from iadsim.params import SensorParams, TrackerParams
 from iadsim.state import TRACK_CONFIRMED, TRACK_FREE, TRACK_TENTATIVE, Tracks
 from iadsim.tracking import (
     convert_measurements,
+    core,
     cv_process_noise,
     cv_transition,
     gate_costs,
@@ -348,13 +349,19 @@ def test_sym3_closed_forms_match_linalg() -> None:
     A = rng.standard_normal((200, 3, 3)) * rng.uniform(1e-2, 1e4, (200, 1, 3))
     S = A @ np.swapaxes(A, -1, -2) + 1e-3 * np.eye(3)
     flat = S.reshape(-1, 9).T
-    adj, det = sym3.adjugate_det(flat)
-    np.testing.assert_allclose(det, np.linalg.det(S), rtol=1e-9)
-    inv = (adj / det).T.reshape(-1, 3, 3)
-    np.testing.assert_allclose(inv @ S, np.broadcast_to(np.eye(3), S.shape), atol=1e-7)
     v = rng.standard_normal((200, 3))
-    d2 = np.einsum("ki,ki->k", v, np.linalg.solve(S, v[..., None])[..., 0])
-    np.testing.assert_allclose(sym3.quadratic_form(adj, v.T) / det, d2, rtol=1e-7)
+    for dim in (2, 3):  # the kernel's closed forms (cofactors) against LU
+        got, det = core.mahalanobis(S[:, :dim, :dim].copy(), v[:, :dim].copy())
+        want = np.einsum("ki,ki->k", v[:, :dim],
+                         np.linalg.solve(S[:, :dim, :dim], v[:, :dim, None])[..., 0])
+        np.testing.assert_allclose(got, want, rtol=1e-7)
+        np.testing.assert_allclose(det, np.linalg.det(S[:, :dim, :dim]), rtol=1e-9)
+    B = rng.standard_normal((50, 4, 4))
+    S4, v4 = B @ np.swapaxes(B, -1, -2) + np.eye(4), rng.standard_normal((50, 4))
+    got, det = core.mahalanobis(S4, v4)  # the generic (LU) path
+    np.testing.assert_allclose(got, np.einsum("ki,ki->k", v4, np.linalg.solve(
+        S4, v4[..., None])[..., 0]), rtol=1e-9)
+    np.testing.assert_allclose(det, np.linalg.det(S4), rtol=1e-9)
     lo, hi = sym3.max_eigenvalue_bounds(flat)
     lam = np.linalg.eigvalsh(S)[:, -1]
     assert np.all(lo <= lam * (1 + 1e-12)) and np.all(lam <= hi * (1 + 1e-12))

@@ -91,22 +91,26 @@ def mahalanobis(S: np.ndarray, nu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n0, n1 = nu[:, 0], nu[:, 1]
         return (c * n0**2 - 2 * b * n0 * n1 + a * n1**2) / det, det
     if d == 3:
-        s00, s01, s02 = S[:, 0, 0], S[:, 0, 1], S[:, 0, 2]
-        s11, s12, s22 = S[:, 1, 1], S[:, 1, 2], S[:, 2, 2]
-        c00 = s11 * s22 - s12 * s12
-        c01 = s02 * s12 - s01 * s22
-        c02 = s01 * s12 - s02 * s11
-        c11 = s00 * s22 - s02 * s02
-        c12 = s01 * s02 - s00 * s12
-        c22 = s00 * s11 - s01 * s01
-        det = s00 * c00 + s01 * c01 + s02 * c02
-        n0, n1, n2 = nu[:, 0], nu[:, 1], nu[:, 2]
-        quad = (n0 * (c00 * n0 + c01 * n1 + c02 * n2) + n1 * (c01 * n0 + c11 * n1 + c12 * n2)
-                + n2 * (c02 * n0 + c12 * n1 + c22 * n2))
-        return quad / det, det
+        return _quad3(S[:, 0, 0], S[:, 0, 1], S[:, 0, 2], S[:, 1, 1], S[:, 1, 2], S[:, 2, 2],
+                      nu[:, 0], nu[:, 1], nu[:, 2])
     sign, logdet = np.linalg.slogdet(S)
     d2 = np.einsum("pi,pi->p", nu, np.linalg.solve(S, nu[..., None])[..., 0])
     return d2, sign * np.exp(logdet)
+
+
+def _quad3(s00, s01, s02, s11, s12, s22, n0, n1, n2):
+    """``(nu^T S^-1 nu, det S)`` of a symmetric 3x3 ``S`` by its cofactors; arrays or floats
+    alike (plain arithmetic)."""
+    c00 = s11 * s22 - s12 * s12
+    c01 = s02 * s12 - s01 * s22
+    c02 = s01 * s12 - s02 * s11
+    c11 = s00 * s22 - s02 * s02
+    c12 = s01 * s02 - s00 * s12
+    c22 = s00 * s11 - s01 * s01
+    det = s00 * c00 + s01 * c01 + s02 * c02
+    quad = (n0 * (c00 * n0 + c01 * n1 + c02 * n2) + n1 * (c01 * n0 + c11 * n1 + c12 * n2)
+            + n2 * (c02 * n0 + c12 * n1 + c22 * n2))
+    return quad / det, det
 
 
 def gate_pairs(pos: np.ndarray, pos_cov: np.ndarray, z: np.ndarray, gate2: float,
@@ -176,25 +180,15 @@ def gate_pairs(pos: np.ndarray, pos_cov: np.ndarray, z: np.ndarray, gate2: float
 
 def _gate_few(rows, cols, nu, pos_cov, R, gate2):
     """The end of :func:`gate_pairs` for a few 3-D pairs with per-plot ``R``, in Python floats
-    (a few dozen NumPy calls cost more than the arithmetic): the formulas of
-    :func:`mahalanobis`, term for term."""
+    (a few dozen NumPy calls cost more than the arithmetic): :func:`_quad3` on floats."""
     keep, d2s, dets = [], [], []
     Pl, Rl = pos_cov.reshape(-1, 9)[rows].tolist(), R.reshape(-1, 9)[cols].tolist()
     for j, (p, r, (n0, n1, n2)) in enumerate(zip(Pl, Rl, nu.tolist(), strict=True)):
-        s00, s01, s02 = p[0] + r[0], p[1] + r[1], p[2] + r[2]
-        s11, s12, s22 = p[4] + r[4], p[5] + r[5], p[8] + r[8]
-        c00 = s11 * s22 - s12 * s12
-        c01 = s02 * s12 - s01 * s22
-        c02 = s01 * s12 - s02 * s11
-        c11 = s00 * s22 - s02 * s02
-        c12 = s01 * s02 - s00 * s12
-        c22 = s00 * s11 - s01 * s01
-        det = s00 * c00 + s01 * c01 + s02 * c02
-        quad = (n0 * (c00 * n0 + c01 * n1 + c02 * n2) + n1 * (c01 * n0 + c11 * n1 + c12 * n2)
-                + n2 * (c02 * n0 + c12 * n1 + c22 * n2))
-        if det > 0.0 and quad / det < gate2:
+        d2, det = _quad3(p[0] + r[0], p[1] + r[1], p[2] + r[2], p[4] + r[4], p[5] + r[5],
+                         p[8] + r[8], n0, n1, n2)
+        if det > 0.0 and d2 < gate2:
             keep.append(j)
-            d2s.append(quad / det)
+            d2s.append(d2)
             dets.append(det)
     return rows[keep], cols[keep], np.array(d2s), np.array(dets)
 

@@ -7,14 +7,8 @@ loops have 3 elements). These helpers therefore take matrices *entries-first*: `
 with ``A[3 i + j]`` the ``[...]`` array of entry ``(i, j)`` (``M.reshape(K, 9).T`` of a
 ``[K, 3, 3]`` stack ``M``), so that every operation runs over the batch in one inner loop.
 
-Inverse and determinant by cofactors (Cramer's rule), indices mod 3:
-
-    adj(S)[i, j] = S[j+1, i+1] S[j+2, i+2] - S[j+1, i+2] S[j+2, i+1]
-    det(S)       = sum_j S[0, j] adj(S)[j, 0]
-    S^-1         = adj(S) / det(S)
-
-For the symmetric positive-definite, moderately conditioned innovation covariances of
-tracking its rounding error is of the order of that of an LU solve.
+(The Mahalanobis distances themselves, by cofactors, are the shared kernel's:
+``core.mahalanobis``.)
 
 Largest eigenvalue, bounds only (:func:`max_eigenvalue_bounds`): cheap, tight for the
 nearly diagonal or strongly elongated covariances of tracking, and enough to decide most
@@ -25,35 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_I = np.repeat(np.arange(3), 3)  # i of entry 3 i + j
-_J = np.tile(np.arange(3), 3)  # j of entry 3 i + j
-# The four factors of each adjugate entry (see the module docstring), as entry numbers.
-_A1 = 3 * ((_J + 1) % 3) + (_I + 1) % 3
-_A2 = 3 * ((_J + 2) % 3) + (_I + 2) % 3
-_B1 = 3 * ((_J + 1) % 3) + (_I + 2) % 3
-_B2 = 3 * ((_J + 2) % 3) + (_I + 1) % 3
 DIAG = slice(0, 9, 4)  # entries (0, 0), (1, 1), (2, 2)
-
-
-def entries_first(M: np.ndarray) -> np.ndarray:
-    """``[K, 3, 3]`` -> ``[9, K]`` (a view where possible)."""
-    M = np.asarray(M, float)
-    return M.reshape(M.shape[0], 9).T
-
-
-def adjugate_det(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Adjugate ``[9, ...]`` and determinant ``[...]`` of ``S [9, ...]`` (cofactors).
-
-    ``S^-1 = adj / det``; no check for singular matrices.
-    """
-    adj = S[_A1] * S[_A2] - S[_B1] * S[_B2]
-    det = S[0] * adj[0] + S[1] * adj[3] + S[2] * adj[6]
-    return adj, det
-
-
-def quadratic_form(A: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``v^T A v`` for ``A [9, ...]`` and ``v [3, ...]``."""
-    return (A * (v[_I] * v[_J])).sum(axis=0)
 
 
 def trace(A: np.ndarray) -> np.ndarray:
