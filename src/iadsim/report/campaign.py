@@ -360,12 +360,8 @@ def parameter_png(rep: CampaignReport, path: str) -> str | None:
             ax.errorbar(x, est, yerr=_errbars(sub[f"{key}_lo"].to_numpy(dtype=float), est,
                                               sub[f"{key}_hi"].to_numpy(dtype=float)),
                         fmt="o-", color=color, capsize=3)
-    titles = ["Leak rate (%), Wilson 95%", "Interceptors spent per run, t 95%",
-              "Cost exchange (Σ cost / Σ destroyed)"]
+    titles = _panel_titles(axes, rep, count)
     if count:
-        titles.append("Mean leakers per run, t 95%")
-        axes[3].axhline(rep.threshold, color="#d62728", linestyle="--", linewidth=1,
-                        label=f"threshold {rep.threshold:g}")
         axes[3].legend(fontsize=7)
     for ax, title in zip(axes, titles, strict=True):
         ax.set_title(title, fontsize=9)
@@ -377,6 +373,17 @@ def parameter_png(rep: CampaignReport, path: str) -> str | None:
     if len(groups) > 1:
         axes[0].legend(fontsize=7, title=None)
     return _png(fig)
+
+
+def _panel_titles(axes, rep: CampaignReport, count: bool) -> list[str]:
+    """The panel titles; with a count sweep the leakers panel also gets the threshold line."""
+    titles = ["Leak rate (%), Wilson 95%", "Interceptors spent per run, t 95%",
+              "Cost exchange (Σ cost / Σ destroyed)"]
+    if count:
+        titles.append("Mean leakers per run, t 95%")
+        axes[3].axhline(rep.threshold, color="#d62728", linestyle="--", linewidth=1,
+                        label=f"threshold {rep.threshold:g}")
+    return titles
 
 
 def scattered_png(rep: CampaignReport, path: str) -> str | None:
@@ -414,12 +421,7 @@ def scattered_png(rep: CampaignReport, path: str) -> str | None:
             f"{key}_hi"].to_numpy(dtype=float)
         ax.plot(xb, est, "o-", color=_PALETTE[0], label="binned (pooled runs)")
         ax.fill_between(xb, lo, hi, color=_PALETTE[0], alpha=0.2, linewidth=0)
-    titles = ["Leak rate (%), Wilson 95%", "Interceptors spent per run, t 95%",
-              "Cost exchange (Σ cost / Σ destroyed)"]
-    if count:
-        titles.append("Mean leakers per run, t 95%")
-        axes[3].axhline(rep.threshold, color="#d62728", linestyle="--", linewidth=1,
-                        label=f"threshold {rep.threshold:g}")
+    titles = _panel_titles(axes, rep, count)
     for ax, title in zip(axes, titles, strict=True):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(_plain(path))
