@@ -257,19 +257,46 @@ def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
     rank_in[order] = np.arange(order.size) - np.repeat(start, cnt)
     near = allv <= g[allt] + slack if slack > 0 else np.zeros(allv.size, dtype=bool)
     pick = np.nonzero(((rank_in < keep) | near) & (alll > 0))[0]
+    return Pricing(g=g, exact=exact, cols=_rebuild(p, values, cid, levels, allt[pick],
+                                                   alll[pick], alli[pick], allv[pick]),
+                   states=states)
+
+
+def _rebuild(p: np.ndarray, values: np.ndarray, cid: np.ndarray, levels: list, t: np.ndarray,
+             lvl: np.ndarray, idx: np.ndarray, red: np.ndarray) -> list:
+    """The multisets of the picked states, walked up their parent links level by level for
+    all states at once. Ranks along a multiset never decrease (enumeration in rank order), so
+    equal weapons are adjacent and a run length is a shot count; weapons are returned sorted
+    by index."""
+    if t.size == 0:
+        return []
+    depth = int(lvl.max())
+    ranks = np.full((t.size, depth), -1, dtype=np.int64)
+    cur, at = idx.copy(), lvl.copy()
+    for d in range(depth, 0, -1):
+        sel = np.nonzero(at == d)[0]
+        _, parent, rk = levels[d]
+        ranks[sel, d - 1] = rk[cur[sel]]
+        cur[sel] = parent[cur[sel]]
+        at[sel] -= 1
+    weap = np.where(ranks >= 0, cid[t[:, None], np.maximum(ranks, 0)], -1)
+    with np.errstate(divide="ignore"):
+        logq = np.where(weap >= 0, np.log1p(-p[np.maximum(weap, 0), t[:, None]]), 0.0)
+    val = values[t] * np.exp(logq.sum(axis=1))
     cols = []
-    for k in pick.tolist():
-        t, lvl, idx = int(allt[k]), int(alll[k]), int(alli[k])
-        ranks = []
-        while lvl > 0:
-            _, parent, rk = levels[lvl]
-            ranks.append(int(rk[idx]))
-            idx = int(parent[idx])
-            lvl -= 1
-        weap, kk = np.unique(cid[t, ranks], return_counts=True)
-        val = float(values[t] * np.prod((1.0 - p[weap, t]) ** kk))
-        cols.append((t, weap, kk, val, float(allv[k])))
-    return Pricing(g=g, exact=exact, cols=cols, states=states)
+    for k, row in enumerate(weap.tolist()):
+        ws: list[int] = []
+        ks: list[int] = []
+        for i in row[:lvl[k]]:
+            if ws and ws[-1] == i:
+                ks[-1] += 1
+            else:
+                ws.append(i)
+                ks.append(1)
+        wa, ka = np.array(ws, dtype=np.int64), np.array(ks, dtype=np.int64)
+        o = np.argsort(wa)  # by weapon index, as ColumnPool's keys expect
+        cols.append((int(t[k]), wa[o], ka[o], float(val[k]), float(red[k])))
+    return cols
 
 
 def lagrangian_bound_at(p: np.ndarray, values: np.ndarray, mu: np.ndarray,
@@ -296,6 +323,7 @@ class MasterResult:
     pool: ColumnPool
     rounds: int
     seconds: float
+    master: object = None  # the warm ``master.MasterLP`` (re-solve it to get fresh duals)
 
 
 def solve_master_lp(pool: ColumnPool, mu: np.ndarray) -> tuple[float, np.ndarray, np.ndarray,
@@ -352,11 +380,14 @@ def column_generation(p: np.ndarray, values: np.ndarray, mu: np.ndarray,
     best = float(math.fsum(pr.g) - float(pi_c @ mu))
     for j, weap, kk, val, _ in pr.cols:
         pool.add(j, weap, kk, val)
+    from iadsim.assignment.master import MasterLP
+
+    master = MasterLP(pool, mu)
     lp, y, pi = math.inf, np.zeros(0), np.zeros(m)
     rounds = 0
     while rounds < max_rounds:
         rounds += 1
-        lp, y, pi, sigma = solve_master_lp(pool, mu)
+        lp, y, pi, sigma = master.solve()
         if lp - best <= rel_gap * abs(lp) or time.perf_counter() - t0 > 0.9 * time_limit:
             break
         added = 0
@@ -375,12 +406,14 @@ def column_generation(p: np.ndarray, values: np.ndarray, mu: np.ndarray,
         if added == 0:
             break
     return MasterResult(lp=lp, bound=best, pi=pi_c, y=y, pool=pool, rounds=rounds,
-                        seconds=time.perf_counter() - t0)
+                        seconds=time.perf_counter() - t0, master=master)
 
 
 def integer_master(pool: ColumnPool, mu: np.ndarray, time_limit: float,
-                   shape: tuple[int, int]) -> tuple[np.ndarray | None, float, bool]:
-    """Price and branch: the integer master over the pool by HiGHS.
+                   shape: tuple[int, int], keep: np.ndarray | None = None
+                   ) -> tuple[np.ndarray | None, float, bool]:
+    """Price and branch: the integer master over the pool (or its columns where ``keep``,
+    [C] bool, is set) by HiGHS.
 
     Returns ``(x, dual_bound, optimal)``: the [m, n] assignment of its best integer solution
     (None if none was found in the time), HiGHS' dual bound on the restricted master, and
@@ -388,19 +421,43 @@ def integer_master(pool: ColumnPool, mu: np.ndarray, time_limit: float,
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csc_array
 
-    nc = len(pool)
-    tgt = np.asarray(pool.target, np.int64)
+    sub = np.arange(len(pool)) if keep is None else np.nonzero(keep)[0]
+    nc = sub.size
+    tgt = np.asarray(pool.target, np.int64)[sub]
     eq = csc_array((np.ones(nc), (tgt, np.arange(nc))), shape=(pool.n, nc))
-    res = milp(np.asarray(pool.cost), integrality=np.ones(nc), bounds=Bounds(0, 1),
+    res = milp(np.asarray(pool.cost)[sub], integrality=np.ones(nc), bounds=Bounds(0, 1),
                constraints=[LinearConstraint(eq, 1, 1),
-                            LinearConstraint(pool.matrix(), -np.inf, mu.astype(float))],
+                            LinearConstraint(pool.matrix()[:, sub], -np.inf, mu.astype(float))],
                options={"time_limit": max(time_limit, 0.05), "disp": False,
                         "mip_rel_gap": 1e-10})
     dual = getattr(res, "mip_dual_bound", None)
     dual = float(dual) if dual is not None and np.isfinite(dual) else -math.inf
     if res.x is None:
         return None, dual, False
-    return columns_to_x(pool, np.rint(res.x) > 0.5, shape), dual, res.status == 0
+    chosen = np.zeros(len(pool), dtype=bool)
+    chosen[sub[np.rint(res.x) > 0.5]] = True
+    return columns_to_x(pool, chosen, shape), dual, res.status == 0
+
+
+def reduced_cost_keep(pool: ColumnPool, pi: np.ndarray, sigma: np.ndarray,
+                      mu: np.ndarray, ub: float) -> np.ndarray:
+    """[C] bool: the columns that can be in an integer master solution cheaper than ``ub``.
+
+    For any ``pi >= 0`` and ``sigma`` (best: the master LP's duals), with reduced costs
+    ``rc_c = c_c + pi.a_c - sigma_j``, any selection ``S`` (one column per target, capacities
+    held) costs ``sum_S c = sum_S rc + sum sigma - pi.usage >= D + sum_S rc`` where ``D = sum
+    sigma - pi.mu``. Each target contributes at least its least reduced cost (``< 0`` only for
+    columns the LP has not seen), so a column with ``rc > ub - D - sum_j min(0, min rc_j)`` is
+    in no selection cheaper than ``ub`` (reduced-cost fixing, Nemhauser & Wolsey 1988, II.6).
+    A relative 1e-9 guards the float sums."""
+    pi = np.maximum(pi, 0.0)
+    tgt = np.asarray(pool.target, np.int64)
+    rc = np.asarray(pool.cost) + pool.matrix().T @ pi - sigma[tgt]
+    low = np.zeros(pool.n)
+    np.minimum.at(low, tgt, rc)
+    d = float(sigma.sum() - pi @ mu)
+    slack = ub - d - float(low.sum()) + 1e-9 * (abs(ub) + abs(d) + float(pi @ mu))
+    return rc <= slack
 
 
 def columns_to_x(pool: ColumnPool, chosen: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -31,7 +31,13 @@ import time
 import numpy as np
 
 from iadsim.assignment.bound import _conservative
-from iadsim.assignment.colgen import column_generation, integer_master, price
+from iadsim.assignment.colgen import (
+    column_generation,
+    integer_master,
+    price,
+    reduced_cost_keep,
+)
+from iadsim.assignment.rounding import round_master
 from iadsim.assignment.search import greedy, local_search
 from iadsim.assignment.wta import Solution, WTAInstance, objective
 
@@ -84,15 +90,24 @@ def price_and_branch(inst: WTAInstance, time_limit: float = 10.0, seed: int = 0,
     try:
         history.append((time.perf_counter() - t0, best))
         x = best_x.copy()
-        local_search(inst, x, None, rng, patience=1)  # the fallback if CG has no time
+        local_search(inst, x)  # relocations only: the fallback if CG has no time
         offer(x)
         mr = column_generation(inst.p, inst.values, inst.mu, best_x,
                                time_limit=max(cg_share * left(), 0.0), max_rounds=max_rounds)
         rounds = mr.rounds
         lb = max(lb, certified(inst, mr.bound, mr.pi))
         pool = mr.pool
+        if mr.y.size:
+            offer(round_master(inst, pool, mr.y, rng))
+        keep = None
+        if mr.master is not None and left() > 0:
+            # reduced-cost fixing at fresh LP duals shrinks the integer master
+            pool.add_assignment(inst.p, inst.values, best_x)
+            _, _, pi_lp, sigma = mr.master.solve()
+            keep = reduced_cost_keep(pool, pi_lp, sigma, inst.mu, best)
         if left() > 0:
-            x, _, _ = integer_master(pool, inst.mu, 0.5 * left(), inst.p.shape)
+            x, _, _ = integer_master(pool, inst.mu, max(0.5 * left(), left() - 0.15 * time_limit),
+                                     inst.p.shape, keep)
             if x is not None:
                 offer(x)
                 polish(x)
