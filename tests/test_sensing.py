@@ -319,3 +319,20 @@ def test_groups_are_the_connected_components(n_edges: int) -> None:
                         want[y] = s
                         stack.append(y)
     np.testing.assert_array_equal(label, want)
+
+
+def test_merging_is_the_same_by_window_and_by_tree() -> None:
+    # A ring of targets at one range (the tree path) and the same ring spread in range (the
+    # window path) group exactly as a brute-force pairwise test says.
+    rng = np.random.default_rng(5)
+    res = np.array([[60.0, 3e-3, 3e-3]])
+    for spread in (0.0, 3000.0):
+        az = np.sort(rng.uniform(0, 0.5, 400))
+        r = 20_000.0 + rng.uniform(0, spread, 400)
+        zt = np.column_stack([r, az, np.full(400, 0.05)])
+        z = zt + rng.normal(0, 1.0, zt.shape)
+        keep = sensing.merge_unresolved(zt.copy(), z, np.zeros(400, np.int64), res)
+        u = zt / res[0]
+        close = (np.abs(u[:, None] - u[None]) <= 1.0).all(axis=2)
+        want = sensing._groups(400, *np.nonzero(np.triu(close, 1)))
+        np.testing.assert_array_equal(keep, want == np.arange(400))

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from iadsim import geo
 from iadsim.params import SensorParams
@@ -130,11 +131,12 @@ def merge_unresolved(z_true: np.ndarray, z: np.ndarray, sensor: np.ndarray,
     increasing index), ``resolution [S, 3]`` the resolution cell per sensor. Two targets are
     unresolved when they are closer than the cell on every axis (``|dr| <= dR``,
     ``|daz| <= dAz``, ``|del| <= dEl``: candidates from a window in range order, then the
-    angle test), and unresolved-ness is transitive: each connected group gives one plot at the
-    group's mean true position plus the noise drawn for its lowest-index target, whose truth
-    label it keeps (Blackman & Popoli 1999, sec. 10.1, unresolved targets; a merged
-    measurement at the centroid is the simplest model). Azimuths are compared without
-    wrap-around: two targets on either side of north stay resolved.
+    angle test; a ``cKDTree`` with the Chebyshev norm when many targets share a range), and
+    unresolved-ness is transitive: each connected group gives one plot at the group's mean
+    true position plus the noise drawn for its lowest-index target, whose truth label it keeps
+    (Blackman & Popoli 1999, sec. 10.1, unresolved targets; a merged measurement at the
+    centroid is the simplest model). Azimuths are compared without wrap-around: two targets
+    on either side of north stay resolved.
     """
     keep = np.ones(z.shape[0], bool)
     bounds = np.flatnonzero(np.r_[True, sensor[1:] != sensor[:-1], True])
@@ -150,14 +152,19 @@ def merge_unresolved(z_true: np.ndarray, z: np.ndarray, sensor: np.ndarray,
         n_cand = int(cnt.sum())
         if n_cand == 0:
             continue
-        i = np.repeat(np.arange(k), cnt)
-        j = i + 1 + np.arange(n_cand) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        i, j = order[i], order[j]
-        # ... and within one cell in azimuth and elevation
-        close = (np.abs(u[i, 1] - u[j, 1]) <= 1.0) & (np.abs(u[i, 2] - u[j, 2]) <= 1.0)
-        if not close.any():
+        if n_cand > 8 * k:  # many targets at one range (a ring, a wave): a k-d tree instead
+            pairs = cKDTree(u).query_pairs(1.0, p=np.inf, output_type="ndarray")
+            i, j = pairs[:, 0], pairs[:, 1]
+        else:
+            i = np.repeat(np.arange(k), cnt)
+            j = i + 1 + np.arange(n_cand) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            i, j = order[i], order[j]
+            # ... and within one cell in azimuth and elevation
+            close = (np.abs(u[i, 1] - u[j, 1]) <= 1.0) & (np.abs(u[i, 2] - u[j, 2]) <= 1.0)
+            i, j = i[close], j[close]
+        if i.size == 0:
             continue
-        label = _groups(k, i[close], j[close])
+        label = _groups(k, i, j)
         member = label != np.arange(k)
         reps = np.unique(label[member])
         size = np.bincount(label, minlength=k)[reps]
