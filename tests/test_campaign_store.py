@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 import yaml
 
@@ -240,3 +241,28 @@ def test_kill_9_then_resume(tiny: Path, tmp_path: Path):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0
     assert _table(part) == _table(full) and len(_table(full)) == int(runs)
+
+
+def test_event_logs_stored_for_the_first_runs_and_exported(tiny, tmp_path):
+    from iadsim.campaign import simulate_params
+    from iadsim.scenario import parse_scenario
+
+    store = tmp_path / "ev.duckdb"
+    res = _cli(str(tiny), "--runs", "3", "--sweep", "raids[0].count=2,4", "--events", "2",
+               "--workers", "1", "--store", str(store))
+    assert res.exit_code == 0, res.output
+    with Store.open(store) as db:
+        ev = db.events()
+        assert sorted(set(zip(ev["point"], ev["run"], strict=True))) == [(0, 0), (0, 1),
+                                                                        (1, 0), (1, 1)]
+        assert not any("events" in k for k in db.per_run().columns)
+        files = db.export_parquet(tmp_path / "pq")
+        assert {f.name for f in files} >= {"runs.parquet", "events.parquet"}
+    # the stored log of point 1, run 1 is the one that run gives
+    data = yaml.safe_load(TINY)
+    data["raids"][0]["count"] = 4
+    want = simulate_params(compile_scenario(parse_scenario(data, "tiny")), 3, 1).events_df()
+    got = ev[(ev["point"] == 1) & (ev["run"] == 1)]
+    assert len(got) == len(want)
+    assert got["kind"].tolist() == want["kind"].astype(str).tolist()
+    np.testing.assert_allclose(got["t"].to_numpy(), want["t"].to_numpy())

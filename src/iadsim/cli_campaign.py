@@ -119,6 +119,9 @@ def campaign(
     until_ci: Annotated[float | None, typer.Option(
         help="stop a design point once its leak rate's Wilson 95% interval has half-width "
              "<= this, in (0, 0.5), checked every 10 runs; --runs is then the maximum")] = None,
+    events: Annotated[int, typer.Option(
+        min=0, max=1000, help="also store the event log of runs 0..N-1 of every design point "
+                              "(table 'events'; iadsim report --parquet exports it)")] = 0,
 ) -> None:
     """Monte Carlo over a design of parameter sweeps; results stored run by run (resumable)."""
     import iadsim
@@ -230,7 +233,8 @@ def campaign(
 
                 stats = execute(models, seed, todo, sink, workers=workers, scheduler=scheduler,
                                 batch_size=batch_size, uncertain=drawn,
-                                block=rule.block if rule is not None else None)
+                                block=rule.block if rule is not None else None,
+                                events_runs=events)
         except KeyboardInterrupt:
             stored = sum(db.counts().values())
             Console(stderr=True).print(f"interrupted: {stored} of {total} runs stored in "

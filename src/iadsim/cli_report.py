@@ -2,6 +2,7 @@
 
     iadsim report out/X.duckdb                       # writes out/X.html
     iadsim report out/X.duckdb --out X.html --saturation-leakers 2
+    iadsim report out/X.duckdb --parquet out/X/     # also runs/design points/events as Parquet
 
 See :mod:`iadsim.report.campaign` for the contents and the saturation estimate.
 
@@ -26,14 +27,23 @@ def report(
         help="HTML file to write (default: the store's path with .html)")] = None,
     saturation_leakers: Annotated[float, typer.Option(
         min=0.0, help="saturation threshold: mean leakers per run")] = 1.0,
+    parquet: Annotated[Path | None, typer.Option(
+        help="also export the store to this folder: runs.parquet (one row per run with the "
+             "design values), design_points.parquet, campaign.json, events.parquet")] = None,
 ) -> None:
     """HTML report of a campaign store: design points, curves per swept parameter, saturation."""
     from iadsim.report.campaign import write_campaign_report
-    from iadsim.store import StoreError
+    from iadsim.store import Store, StoreError
 
     out = out or store.with_suffix(".html")
     try:
         path = write_campaign_report(store, out, saturation_leakers)
+        if parquet is not None:
+            with Store.open(store) as db:
+                files = db.export_parquet(parquet)
+            Console(soft_wrap=True).print(
+                f"exported {', '.join(f.name for f in files)} to {escape(str(parquet))}",
+                highlight=False)
     except StoreError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(exc))}",
                                                    highlight=False)

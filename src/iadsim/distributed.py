@@ -64,8 +64,8 @@ from iadsim.params import Params
 from iadsim.scenario import Scenario
 from iadsim.stats import wilson_interval
 
-__all__ = ["CI_BLOCK", "MAX_BATCH", "TARGET_S", "ExecStats", "UntilCI", "batches", "execute",
-           "simulate_batch"]
+__all__ = ["CI_BLOCK", "EVENTS_KEY", "MAX_BATCH", "TARGET_S", "ExecStats", "UntilCI", "batches",
+           "events_ipc", "execute", "simulate_batch"]
 
 MAX_BATCH = 100
 TARGET_S = 5.0
@@ -81,24 +81,45 @@ Sink = Callable[[int, list[dict]], bool | None]
 
 
 def simulate_batch(model: Params | Scenario, seed: int, runs: list[int],
-                   uncertain: tuple = ()) -> tuple[list[dict], float, float]:
+                   uncertain: tuple = (), events_runs: int = 0
+                   ) -> tuple[list[dict], float, float]:
     """The metric rows of ``runs`` of one design point, and the wall and CPU seconds they took
     (a Dask task: the rows are pure). ``model`` is the compiled point or, with ``uncertain``
-    parameters (:class:`iadsim.uncertain.Uncertain`), its scenario, compiled run by run."""
+    parameters (:class:`iadsim.uncertain.Uncertain`), its scenario, compiled run by run. Runs
+    with an index below ``events_runs`` also carry their event log, as Arrow IPC bytes under
+    :data:`EVENTS_KEY` (the store takes it out of the row)."""
     t0, c0 = time.perf_counter(), time.thread_time()
-    if not uncertain:
-        rows = [simulate_params(model, seed, r).metrics for r in runs]  # type: ignore[arg-type]
-        return rows, time.perf_counter() - t0, time.thread_time() - c0
-    from iadsim.compile import compile_scenario
-    from iadsim.uncertain import PREFIX, draw, with_draws
-
     rows = []
+    if uncertain:
+        from iadsim.compile import compile_scenario
+        from iadsim.uncertain import PREFIX, draw, with_draws
     for r in runs:
-        values = draw(list(uncertain), seed, r)
-        params = compile_scenario(with_draws(model, values))  # type: ignore[arg-type]
-        row = simulate_params(params, seed, r).metrics
-        rows.append({**row, **{PREFIX + k: v for k, v in values.items()}})
+        if uncertain:
+            values = draw(list(uncertain), seed, r)
+            params = compile_scenario(with_draws(model, values))  # type: ignore[arg-type]
+            res = simulate_params(params, seed, r)
+            row = {**res.metrics, **{PREFIX + k: v for k, v in values.items()}}
+        else:
+            res = simulate_params(model, seed, r)  # type: ignore[arg-type]
+            row = res.metrics
+        if r < events_runs:
+            row = {**row, EVENTS_KEY: events_ipc(res.events)}
+        rows.append(row)
     return rows, time.perf_counter() - t0, time.thread_time() - c0
+
+
+#: Key of a metric row that carries the run's event log (Arrow IPC stream bytes).
+EVENTS_KEY = "__events_ipc__"
+
+
+def events_ipc(table: Any) -> bytes:
+    """An Arrow table as IPC stream bytes (compact, picklable, exact)."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
 
 
 def batches(todo: dict[int, list[int]], workers: int, batch_size: int | None = None,
@@ -284,14 +305,15 @@ def _client(workers: int, scheduler: str | None, queue: _Queue, task: tuple, sin
         return
     with ThreadPoolExecutor(1, thread_name_prefix="iadsim-cluster") as pool:
         starting = pool.submit(_start_local, workers)
-        models, seed, uncertain = task
+        models, seed, uncertain, events_runs = task
         try:
             while not starting.done():
                 size = max(1, math.floor(LOCAL_S / queue.run_s)) if queue.run_s > 0 else 1
                 if (item := queue.take(min(size, queue.size()))) is None:
                     break
                 point, runs = item
-                rows, secs, cpu = simulate_batch(models[point], seed, runs, uncertain)
+                rows, secs, cpu = simulate_batch(models[point], seed, runs, uncertain,
+                                                 events_runs)
                 stats.local_runs += len(rows)
                 stats.local_s += secs
                 stats.local_cpu_s += cpu
@@ -312,19 +334,20 @@ def _client(workers: int, scheduler: str | None, queue: _Queue, task: tuple, sin
 def execute(models: Sequence[Params | Scenario], seed: int, todo: dict[int, list[int]],
             sink: Sink, *, workers: int | None = None, scheduler: str | None = None,
             batch_size: int | None = None, uncertain: Sequence[Any] = (),
-            block: int | None = None) -> ExecStats:
+            block: int | None = None, events_runs: int = 0) -> ExecStats:
     """Run ``todo`` (design point -> run indices) of the design points ``models`` (compiled
     ``Params``; their ``Scenario`` when ``uncertain`` parameters are drawn);
     ``sink(point, rows)`` receives each finished batch (in completion order) and returns True
     when ``point`` needs no more runs. ``block``: take batches round-robin over the points,
-    inside blocks of that many runs (for :class:`UntilCI`)."""
+    inside blocks of that many runs (for :class:`UntilCI`). ``events_runs``: runs with a lower
+    index also return their event log (:func:`simulate_batch`)."""
     t0 = time.perf_counter()
     local = scheduler is None and (workers or default_workers()) == 1
     n = 1 if local else (workers or (default_workers() if scheduler is None else 1))
     queue = _Queue(todo, n, batch_size, block)
     stats = ExecStats(workers=n)
     if queue.left:
-        task = (tuple(models), seed, tuple(uncertain))
+        task = (tuple(models), seed, tuple(uncertain), int(events_runs))
         if local:
             _execute_here(task, queue, sink, stats)
         else:
@@ -350,10 +373,10 @@ def _finish(point: int, rows: list[dict], secs: float, cpu: float, queue: _Queue
 
 
 def _execute_here(task: tuple, queue: _Queue, sink: Sink, stats: ExecStats) -> None:
-    models, seed, uncertain = task
+    models, seed, uncertain, events_runs = task
     while (item := queue.take()) is not None:
         point, runs = item
-        rows, secs, cpu = simulate_batch(models[point], seed, runs, uncertain)
+        rows, secs, cpu = simulate_batch(models[point], seed, runs, uncertain, events_runs)
         _finish(point, rows, secs, cpu, queue, sink, stats)
 
 
@@ -361,7 +384,7 @@ def _execute_dask(task: tuple, queue: _Queue, sink: Sink, stats: ExecStats, work
                   scheduler: str | None) -> None:
     from distributed import as_completed
 
-    models, seed, uncertain = task
+    models, seed, uncertain, events_runs = task
     t0 = time.perf_counter()
     with _client(workers, scheduler, queue, task, sink, stats) as client:
         if scheduler is not None:
@@ -376,8 +399,9 @@ def _execute_dask(task: tuple, queue: _Queue, sink: Sink, stats: ExecStats, work
             if item is None:
                 return
             point, runs = item
-            f = client.submit(simulate_batch, models[point], seed, runs, uncertain, pure=False,
-                              retries=2, key=f"iadsim-batch-{point}-{runs[0]}-{runs[-1]}")
+            f = client.submit(simulate_batch, models[point], seed, runs, uncertain, events_runs,
+                              pure=False, retries=2,
+                              key=f"iadsim-batch-{point}-{runs[0]}-{runs[-1]}")
             futures[f] = point
             done.add(f)
 

@@ -13,6 +13,9 @@ Tables:
   the design point when a sweep changes a threat type or a fire unit, so they live in the JSON;
   :meth:`Store.per_run` and :meth:`Store.export_parquet` expand them. With sampled parameter
   uncertainty, the drawn values are in the JSON too, as ``uncertain.<key>.<param>``.
+* ``events`` (only with ``iadsim campaign --events N``): the event log of runs ``0..N-1`` of
+  every design point, one row per event: ``point``, ``run`` and the columns of
+  :mod:`iadsim.events` (kind, t, threat, unit, weapon, track, position...).
 
 The ``design`` JSON describes everything that decides which runs exist and what they compute
 beyond the scenario text and seed: ``{"kind": "grid" | "lhs", "sweeps": [{"path", "values"} or
@@ -40,6 +43,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
+
+from iadsim.distributed import EVENTS_KEY
 
 __all__ = ["CORE", "FORMAT", "Store", "StoreError", "normalize_design", "scenario_hash"]
 
@@ -222,6 +227,9 @@ class Store:
         stored are ignored. Returns the number of rows given."""
         if not rows:
             return 0
+        logs = {int(r["run"]): r[EVENTS_KEY] for r in rows if EVENTS_KEY in r}
+        if logs:
+            rows = [{k: v for k, v in r.items() if k != EVENTS_KEY} for r in rows]
         # one Arrow table per batch: ~10x faster than executemany's row-by-row inserts
         batch = pa.table({
             "point": pa.array([point] * len(rows), pa.int32()),
@@ -232,6 +240,8 @@ class Store:
         try:
             self.con.register("_iadsim_batch", batch)
             self.con.execute("INSERT OR IGNORE INTO runs SELECT * FROM _iadsim_batch")
+            if logs:
+                self._add_events(point, logs)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -240,6 +250,37 @@ class Store:
             self.con.unregister("_iadsim_batch")
         return len(rows)
 
+    def _add_events(self, point: int, logs: dict[int, bytes]) -> None:
+        """Insert the event logs ``run -> Arrow IPC bytes`` of ``point`` into ``events``
+        (created at the first log; a run's log replaces any earlier copy)."""
+        tables = []
+        for run, blob in sorted(logs.items()):
+            t = pa.ipc.open_stream(blob).read_all()
+            t = t.add_column(0, "run", pa.array([run] * t.num_rows, pa.int32()))
+            tables.append(t.add_column(0, "point", pa.array([point] * t.num_rows, pa.int32())))
+        table = pa.concat_tables(tables).combine_chunks()
+        # dictionary-encoded columns (the event kind) as plain strings for DuckDB
+        table = pa.table({n: (c.cast(pa.string()) if pa.types.is_dictionary(c.type) else c)
+                          for n, c in zip(table.column_names, table.columns, strict=True)})
+        self.con.register("_iadsim_events", table)
+        try:
+            self.con.execute("CREATE TABLE IF NOT EXISTS events AS "
+                             "SELECT * FROM _iadsim_events WHERE false")
+            runs = ", ".join(str(r) for r in logs)
+            self.con.execute(f"DELETE FROM events WHERE point = {int(point)} AND run IN ({runs})")
+            self.con.execute("INSERT INTO events SELECT * FROM _iadsim_events")
+        finally:
+            self.con.unregister("_iadsim_events")
+
+    def events(self, point: int | None = None) -> pd.DataFrame:
+        """The stored event logs (``--events``), by point, run and time; empty if none."""
+        if not self.con.execute("SELECT count(*) FROM information_schema.tables "
+                                "WHERE table_name = 'events'").fetchone()[0]:
+            return pd.DataFrame({"point": pd.Series(dtype="int32"),
+                                 "run": pd.Series(dtype="int32")})
+        where = "" if point is None else f" WHERE point = {int(point)}"
+        return self.con.execute(f"SELECT * FROM events{where} ORDER BY point, run, t").df()
+
     def prune(self, point: int, runs: int) -> int:
         """Delete the runs of ``point`` with index >= ``runs`` (beyond an ``--until-ci`` stop);
         returns how many were deleted."""
@@ -247,6 +288,9 @@ class Store:
                                 [point, runs]).fetchone()
         if n:
             self.con.execute("DELETE FROM runs WHERE point = ? AND run >= ?", [point, runs])
+            if not self.events().empty:
+                self.con.execute("DELETE FROM events WHERE point = ? AND run >= ?",
+                                 [point, runs])
         return int(n)
 
     def leak_counts(self) -> dict[int, list[dict]]:
@@ -284,7 +328,8 @@ class Store:
 
     def export_parquet(self, folder: str | Path) -> list[Path]:
         """Write ``runs.parquet`` (one row per run: point, the design values as columns, every
-        metric), ``design_points.parquet`` and ``campaign.json`` into ``folder``."""
+        metric), ``design_points.parquet``, ``campaign.json`` and, when event logs were stored,
+        ``events.parquet`` into ``folder``."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         pts = pd.DataFrame([{"point": i, **p} for i, p in enumerate(self.points)])
@@ -293,6 +338,10 @@ class Store:
             runs = pts.merge(runs, on="point", how="right")
         out = [folder / "runs.parquet", folder / "design_points.parquet",
                folder / "campaign.json"]
+        events = self.events()
+        if not events.empty:
+            out.append(folder / "events.parquet")
+            events.to_parquet(out[-1], index=False)
         runs.to_parquet(out[0], index=False)
         pts.assign(values=[json.dumps(p) for p in self.points])[["point", "values"]].to_parquet(
             out[1], index=False)
