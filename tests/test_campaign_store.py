@@ -203,6 +203,11 @@ def test_another_campaign_or_a_corrupt_file_is_refused(tiny: Path, tmp_path: Pat
                       ([str(tiny), "--sweep", "raids[0].count=1,2"], "design")):
         res = _cli(*args, "--runs", "2", "--workers", "1", "--store", str(store), "--resume")
         assert res.exit_code == 2 and "cannot resume" in res.output and why in res.output
+    # a comment and a blank line are not another scenario
+    same = tmp_path / "same.yaml"
+    same.write_text("# annotated\n\n" + TINY, encoding="utf-8")
+    res = _cli(str(same), "--runs", "3", "--workers", "1", "--store", str(store), "--resume")
+    assert res.exit_code == 0, res.output
     bad = tmp_path / "bad.duckdb"
     bad.write_bytes(os.urandom(4096))
     res = _cli(str(tiny), "--workers", "1", "--store", str(bad), "--resume")

@@ -28,7 +28,9 @@ Each batch of runs is written in its own transaction, so a campaign killed at an
 every batch written before. A new store is built under a temporary name and renamed into
 place, so a half-created store never exists. :meth:`Store.open` refuses (``StoreError``) a
 file that is not a DuckDB database, a DuckDB file that is not an iadsim store, or, when
-``expect`` is given, a store of a different scenario text, iadsim version, seed or design.
+``expect`` is given, a store of a different scenario, iadsim version, seed or design. A
+scenario file whose text changed but whose YAML data did not (a comment, the layout, the key
+order) is the same scenario.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import yaml
 
 from iadsim.distributed import EVENTS_KEY
 
@@ -68,6 +71,14 @@ CREATE TABLE runs (point INTEGER, run INTEGER, {", ".join(f'"{c}" DOUBLE' for c 
 
 class StoreError(ValueError):
     """A result store that cannot be created, opened or resumed."""
+
+
+def _same_yaml(a: str, b: str) -> bool:
+    """Whether two scenario texts hold the same data (comments, layout and key order aside)."""
+    try:
+        return yaml.safe_load(a) == yaml.safe_load(b)
+    except yaml.YAMLError:
+        return False
 
 
 def scenario_hash(text: str) -> str:
@@ -185,7 +196,8 @@ class Store:
               design: list[dict] | dict[str, Any], points: list[dict] | None = None) -> None:
         """Raise ``StoreError`` listing every way this store differs from the campaign asked."""
         diffs = []
-        if scenario_hash(scenario_text) != self.scenario_hash:
+        if (scenario_hash(scenario_text) != self.scenario_hash
+                and not _same_yaml(scenario_text, self.scenario_text)):
             diffs.append(f"the scenario file changed (sha256 {self.scenario_hash[:12]}... in the "
                          f"store, {scenario_hash(scenario_text)[:12]}... now)")
         if version != self.version:
