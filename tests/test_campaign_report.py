@@ -115,3 +115,35 @@ def test_saturation_method() -> None:
     (never,) = saturation(t.assign(leakers=0.1, leakers_lo=0.0, leakers_hi=0.5),
                           ["raids[0].count"], 1.0)
     assert never.at is None and never.hi is None and never.lo is None
+
+
+def test_paired_differences_use_the_same_runs() -> None:
+    from scipy import stats as st
+
+    from iadsim.report.paired import paired_table
+
+    rng = np.random.default_rng(0)
+    n = 40
+    base = rng.poisson(5.0, n).astype(float)  # common part of both points' leakers
+    other = base + rng.choice([0.0, 1.0, 2.0], n)
+    per_run = pd.DataFrame({
+        "point": [0] * n + [1] * n, "run": list(range(n)) * 2,
+        "leakers": np.r_[base, other], "threats": 10.0, "interceptors_spent": 3.0})
+    t = paired_table(per_run).set_index("metric")
+    d = other - base
+    half = st.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n)
+    row = t.loc["leakers"]
+    assert row["n"] == n and np.isclose(row["diff"], d.mean())
+    assert np.isclose(row["lo"], d.mean() - half) and np.isclose(row["hi"], d.mean() + half)
+    assert row["vrf"] > 2  # strongly correlated runs: pairing pays
+    assert np.isclose(t.loc["leak_fraction", "diff"], d.mean() / 10)
+    # a run stored for one point only is not paired
+    assert paired_table(per_run.drop(index=n)).set_index("metric").loc["leakers", "n"] == n - 1
+
+
+def test_report_has_paired_section(store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(_app(report), [str(store), "--out", str(out)], env=ENV)
+    assert res.exit_code == 0, res.output
+    text = out.read_text(encoding="utf-8")
+    assert "Paired differences (common random numbers)" in text and "95% (paired t)" in text

@@ -74,6 +74,7 @@ from matplotlib.figure import Figure
 
 from iadsim.report.figures import _PALETTE, _png
 from iadsim.report.html import _CSS, write_text_atomic
+from iadsim.report.paired import paired_html, paired_table
 from iadsim.stats import summarize
 from iadsim.store import Store
 
@@ -115,6 +116,7 @@ class CampaignReport:
     saturations: list[Saturation] = field(default_factory=list)
     binned: dict[str, pd.DataFrame] = field(default_factory=dict)  # lhs: path -> binned_table
     uncertain: pd.DataFrame | None = None  # see uncertain_table
+    paired: pd.DataFrame | None = None  # grid designs: see iadsim.report.paired
 
     @property
     def paths(self) -> list[str]:
@@ -310,6 +312,8 @@ def load_campaign(path: str | os.PathLike[str],
     else:
         rep.saturations = saturation(table, rep.paths, threshold) if len(table) else []
     rep.uncertain = uncertain_table(per_run, rep.design)
+    if not rep.scattered and len(rep.points) > 1:
+        rep.paired = paired_table(per_run)
     return rep
 
 
@@ -597,6 +601,8 @@ def render_campaign_html(rep: CampaignReport) -> str:
           "intervals.</p>") + "\n".join(figs)),
         ("saturation", "Saturation", _saturation_html(rep)),
     ]
+    if rep.paired is not None and (text := paired_html(rep.paired, rep.points)):
+        sections.insert(2, ("paired", "Paired differences (common random numbers)", text))
     if rep.uncertain is not None:
         sections.append(("uncertain", "Sampled parameter uncertainty", _uncertain_html(rep)))
     nav = "".join(f'<a href="#{sid}">{_esc(t)}</a>' for sid, t, _ in sections)
