@@ -13,8 +13,17 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from iadsim.assignment.bound import brute_force, lagrangian_bound, lower_bound, milp
-from iadsim.assignment.colgen import lagrangian_bound_at, price
+from iadsim.assignment.colgen import (
+    ColumnPool,
+    column_generation,
+    lagrangian_bound_at,
+    price,
+    reduced_cost_keep,
+    solve_master_lp,
+)
+from iadsim.assignment.master import MasterLP
 from iadsim.assignment.pricebranch import certified, price_and_branch
+from iadsim.assignment.rounding import round_master
 from iadsim.assignment.search import greedy, ils
 from iadsim.assignment.solvers import SOLVERS, solve
 from iadsim.assignment.wta import (
@@ -149,6 +158,55 @@ def test_price_and_branch_proves_optimum_and_is_deterministic():
     exact = milp(inst, time_limit=30.0, exact_points=10**6)
     assert exact.lower_bound <= a.objective + 1e-9
     assert a.objective <= exact.objective * (1.0 + 1e-9)
+
+
+def _mid_instance(seed: int, m: int = 15, n: int = 30, mu: int = 3) -> WTAInstance:
+    rng = np.random.default_rng(seed)
+    return WTAInstance(values=rng.integers(1, 101, n).astype(float),
+                       p=rng.uniform(0.0, 0.9, (m, n)), mu=np.full(m, mu))
+
+
+def test_warm_master_matches_cold_linprog_and_rounding_is_feasible():
+    """The warm-started HiGHS master gives the cold linprog's LP value after every batch of
+    new columns; rounding its solution gives a feasible assignment no worse than greedy."""
+    inst = _mid_instance(3)
+    mr = column_generation(inst.p, inst.values, inst.mu, greedy(inst), time_limit=30.0,
+                           max_rounds=4)
+    pool = mr.pool
+    part = ColumnPool(pool.m, pool.n)
+    warm = MasterLP(part, inst.mu)
+    rows, cols, cnt = (np.asarray(a, np.int64) for a in (pool.rows, pool.cols, pool.cnt))
+    for cut in (inst.n + 5, len(pool)):  # two syncs: part of the pool, then the rest
+        for c in range(len(part), cut):
+            sl = cols == c
+            part.add(pool.target[c], rows[sl], cnt[sl], pool.cost[c])
+        value, y, pi, _ = warm.solve()
+        assert value == pytest.approx(solve_master_lp(part, inst.mu)[0], rel=1e-7)
+        assert (pi >= 0).all() and y.size == len(part)
+    x = round_master(inst, pool, mr.y, np.random.default_rng(0))
+    inst.check(x)
+    assert objective(inst, x) <= objective(inst, greedy(inst)) * (1.0 + 1e-12)
+
+
+@FAST
+@given(st.integers(0, 10_000))
+def test_reduced_cost_fixing_keeps_every_better_selection(seed: int):
+    """With any duals (here: LP duals, perturbed), every column of an integer master solution
+    cheaper than the cut-off survives the reduced-cost filter."""
+    inst = _mid_instance(seed, m=4, n=5, mu=2)
+    mr = column_generation(inst.p, inst.values, inst.mu, greedy(inst), time_limit=30.0,
+                           max_rounds=3)
+    pool = mr.pool
+    _, _, pi, sigma = MasterLP(pool, inst.mu).solve()
+    rng = np.random.default_rng(seed)
+    pi = pi * rng.uniform(0.5, 1.5, pi.size)
+    from iadsim.assignment.colgen import integer_master
+
+    x, _, _ = integer_master(pool, inst.mu, 5.0, inst.p.shape)
+    best = objective(inst, x)
+    keep = reduced_cost_keep(pool, pi, sigma, inst.mu, best * 1.0001)
+    y, _, _ = integer_master(pool, inst.mu, 5.0, inst.p.shape, keep)
+    assert objective(inst, y) == pytest.approx(best, rel=1e-9)
 
 
 def test_milp_bound_on_random_instance_is_below_heuristic():

@@ -293,9 +293,10 @@ def _rebuild(p: np.ndarray, values: np.ndarray, cid: np.ndarray, levels: list, t
             else:
                 ws.append(i)
                 ks.append(1)
-        wa, ka = np.array(ws, dtype=np.int64), np.array(ks, dtype=np.int64)
-        o = np.argsort(wa)  # by weapon index, as ColumnPool's keys expect
-        cols.append((int(t[k]), wa[o], ka[o], float(val[k]), float(red[k])))
+        if len(ws) > 1:  # by weapon index, as ColumnPool's keys expect
+            ws, ks = (list(z) for z in zip(*sorted(zip(ws, ks, strict=True)), strict=True))
+        cols.append((int(t[k]), np.array(ws, dtype=np.int64), np.array(ks, dtype=np.int64),
+                     float(val[k]), float(red[k])))
     return cols
 
 

@@ -54,7 +54,7 @@ def certified(inst: WTAInstance, lagrangian: float, pi: np.ndarray) -> float:
 def price_and_branch(inst: WTAInstance, time_limit: float = 10.0, seed: int = 0,
                      x0: np.ndarray | None = None, cg_share: float = 0.5,
                      max_rounds: int = 500, enum_budget: int = 200_000,
-                     max_enum_gap: float = 0.01) -> Solution:
+                     max_enum_gap: float = 0.01, round_share: float = 0.15) -> Solution:
     """Solve by price and branch (module docstring); anytime, Ctrl-C returns the best so far.
 
     ``enum_budget`` caps the columns added by reduced-cost enumeration (beyond it the slack is
@@ -98,7 +98,8 @@ def price_and_branch(inst: WTAInstance, time_limit: float = 10.0, seed: int = 0,
         lb = max(lb, certified(inst, mr.bound, mr.pi))
         pool = mr.pool
         if mr.y.size:
-            offer(round_master(inst, pool, mr.y, rng))
+            offer(round_master(inst, pool, mr.y, rng,
+                               deadline=time.perf_counter() + round_share * time_limit))
         keep = None
         if mr.master is not None and left() > 0:
             # reduced-cost fixing at fresh LP duals shrinks the integer master
@@ -106,7 +107,7 @@ def price_and_branch(inst: WTAInstance, time_limit: float = 10.0, seed: int = 0,
             _, _, pi_lp, sigma = mr.master.solve()
             keep = reduced_cost_keep(pool, pi_lp, sigma, inst.mu, best)
         if left() > 0:
-            x, _, _ = integer_master(pool, inst.mu, max(0.5 * left(), left() - 0.15 * time_limit),
+            x, _, _ = integer_master(pool, inst.mu, left() - 0.05 * time_limit,
                                      inst.p.shape, keep)
             if x is not None:
                 offer(x)
@@ -114,7 +115,10 @@ def price_and_branch(inst: WTAInstance, time_limit: float = 10.0, seed: int = 0,
         # reduced-cost enumeration at the best Lagrangian prices
         slack = best - mr.bound
         small = inst.m * inst.n <= 400  # always enumerate: tiny pools, exact answers
-        while left() > 0.02 and 0 < slack and (small or slack <= max_enum_gap * best):
+        # an enumeration pass (pricing with slack, then HiGHS) is not interruptible: start one
+        # only with a quarter of the time (at most 1 s) left
+        while (left() > min(0.25 * time_limit, 1.0) and 0 < slack
+               and (small or slack <= max_enum_gap * best)):
             before = len(pool)
             pr = price(inst.p, inst.values, inst.mu, mr.pi, keep=0, slack=slack,
                        target_budget=20_000)

@@ -21,8 +21,10 @@ from iadsim.assignment.wta import WTAInstance
 
 
 def round_master(inst: WTAInstance, pool: ColumnPool, y: np.ndarray,
-                 rng: np.random.Generator | None = None) -> np.ndarray:
-    """[m, n] feasible assignment from the master LP weights ``y`` ([C] over ``pool``)."""
+                 rng: np.random.Generator | None = None,
+                 deadline: float | None = None) -> np.ndarray:
+    """[m, n] feasible assignment from the master LP weights ``y`` ([C] over ``pool``); the
+    descent stops at ``deadline`` (``time.perf_counter()``) if one is given."""
     tgt = np.asarray(pool.target, np.int64)
     c = min(y.size, tgt.size)
     # heaviest column per target; ties to the cheaper column
@@ -43,6 +45,6 @@ def round_master(inst: WTAInstance, pool: ColumnPool, y: np.ndarray,
             v[jj] /= inst.q[i, jj]
             over[i] -= 1
     greedy_fill(inst, x, inst.mu - x.sum(axis=1), v)
-    local_search(inst, x, v, rng, patience=1)
+    local_search(inst, x, v, rng, patience=1, deadline=deadline)
     return x
 

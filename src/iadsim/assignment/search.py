@@ -166,13 +166,13 @@ def swap_pass(inst: WTAInstance, x: np.ndarray, v: np.ndarray, tol: float) -> bo
 
 def local_search(inst: WTAInstance, x: np.ndarray, v: np.ndarray | None = None,
                  rng: np.random.Generator | None = None, patience: int = 4,
-                 swaps: bool = False) -> np.ndarray:
+                 swaps: bool = False, deadline: float | None = None) -> np.ndarray:
     """Descend until no move improves; x updated in place, the values V returned.
 
     Relocations first (cheap), then the assignment neighbourhood with pools drawn by target
-    and by weapon in turn (needs ``rng``) until ``patience`` draws in a row fail; optionally
-    the full swap neighbourhood. V is recomputed from x at the end, so rounding never
-    accumulates.
+    and by weapon in turn (needs ``rng``) until ``patience`` draws in a row fail, or until
+    ``time.perf_counter()`` passes ``deadline``; optionally the full swap neighbourhood. V is
+    recomputed from x at the end, so rounding never accumulates.
     """
     if v is None:
         v = _values(inst, x)
@@ -185,6 +185,8 @@ def local_search(inst: WTAInstance, x: np.ndarray, v: np.ndarray | None = None,
         if swaps and swap_pass(inst, x, v, tol):
             continue
         if rng is None or fails >= patience:
+            break
+        if deadline is not None and time.perf_counter() > deadline:
             break
         if assignment_pass(inst, x, v, rng, tol, by=kinds[fails % 2]):
             fails = 0
