@@ -10,7 +10,8 @@ the branch-and-price literature on WTA). A *column* for target ``j`` is a multis
               sum_{j,S} x_iS y_jS <= mu_i            (capacities, duals -pi_i <= 0)
               y >= 0
 
-is solved by HiGHS (``scipy.optimize.linprog``) over a growing set of columns.
+is solved by HiGHS over a growing set of columns (``master.MasterLP``: warm-started
+simplex, ``linprog`` as the fallback).
 
 Pricing. For capacity prices ``pi >= 0`` the Lagrangian subproblem of target ``j`` is
 

@@ -1,10 +1,11 @@
 """Price and branch for the static WTA problem, with reduced-cost column enumeration.
 
-1. A start: greedy maximum marginal return, then the local search of ``search.py`` (the
-   answer when the time is too short for column generation).
+1. A start: greedy maximum marginal return and a relocation descent (``search.py``).
 2. Column generation (``colgen.column_generation``) until the certified Lagrangian bound
    ``L(pi)`` meets the master LP value, or a share of the time is spent.
-3. The integer master over the generated columns (HiGHS), polished by the local search.
+3. The master LP solution rounded to an assignment (``rounding.round_master``); then the
+   integer master (HiGHS) over the columns that survive reduced-cost fixing at fresh LP
+   duals (``colgen.reduced_cost_keep``), polished by the local search.
 4. Reduced-cost enumeration: with ``UB`` the best objective found and ``L(pi)`` the bound at
    prices ``pi``, every feasible assignment ``x`` satisfies
 
