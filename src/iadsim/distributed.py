@@ -280,12 +280,24 @@ def _count(v: Any) -> float:
 def _start_local(workers: int) -> tuple[Any, Any]:
     """A ``LocalCluster`` of ``workers`` single-threaded processes, each with iadsim imported
     (``preload``), and its client."""
+    import dask
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR,
-                           preload=["iadsim.distributed"])
+    # A worker simulates in a thread while its event loop runs beside it: every wake-up of the
+    # loop takes the GIL from the simulation. The statistical profiler (every thread's stack
+    # every 10 ms), the 20 ms event-loop tick and the 100 ms memory monitor wake it most; the
+    # nannies pass this config to the workers.
+    with dask.config.set(WORKER_CONFIG):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR,
+                               preload=["iadsim.distributed"])
     return cluster, Client(cluster)
+
+
+#: Dask settings of the local cluster's workers (see :func:`_start_local`).
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False,
+                 "distributed.admin.tick.interval": "1s",
+                 "distributed.worker.memory.monitor-interval": "1s"}
 
 
 @contextmanager
