@@ -11,6 +11,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+# the test extras (pytest, Hypothesis, ruff, Stone Soup for the tracker agreement test)
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
@@ -19,7 +24,7 @@ venv: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/iadsim run scenarios/layered_defense.yaml --runs 100 --seed 7 --out out/layered_defense
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q -n auto
 
