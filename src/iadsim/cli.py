@@ -20,19 +20,12 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from iadsim.catalog import CatalogError, load_catalog
 from iadsim.cli_campaign import campaign
 from iadsim.cli_common import fail as _fail
+from iadsim.cli_common import run_progress
 from iadsim.cli_report import report
 from iadsim.cli_track import track
 from iadsim.cli_wta import wta_app
@@ -237,11 +230,8 @@ def run(
         if foreign:
             _fail(f"--out {out}: the folder holds files iadsim did not write "
                   f"({', '.join(foreign[:5])}); choose an empty or new folder")
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]:.1f} runs/s"), TimeElapsedColumn(),
-               TimeRemainingColumn())
     try:
-        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        with run_progress() as bar:
             task = bar.add_task(sc.name, total=runs, rate=0.0)
 
             def step(n: int) -> None:

@@ -33,17 +33,10 @@ from typing import Annotated
 import typer
 import yaml
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from iadsim.cli_common import fail as _fail
+from iadsim.cli_common import run_progress
 
 __all__ = ["campaign"]
 
@@ -207,12 +200,9 @@ def campaign(
         if drawn:
             out.print(f"drawing {len(drawn)} uncertain catalog parameter(s) per run, "
                       f"{DISTRIBUTION}: {', '.join(u.name for u in drawn)}", highlight=False)
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[rate]:.1f} runs/s"), TimeElapsedColumn(),
-                   TimeRemainingColumn())
         t0 = time.monotonic()
         try:
-            with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+            with run_progress() as bar:
                 task = bar.add_task(base.name, total=total, completed=total - left, rate=0.0)
                 done = 0
 
