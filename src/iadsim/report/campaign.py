@@ -60,7 +60,6 @@ The output depends on the store alone (no timestamp).
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import os
@@ -73,7 +72,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from iadsim.report.figures import _PALETTE, _png
-from iadsim.report.html import _CSS, write_text_atomic
+from iadsim.report.html import _CSS, _esc, html_table, write_text_atomic
 from iadsim.report.paired import paired_html, paired_table
 from iadsim.stats import summarize
 from iadsim.store import Store
@@ -440,10 +439,6 @@ def scattered_png(rep: CampaignReport, path: str) -> str | None:
 # -- HTML ----------------------------------------------------------------------------------
 
 
-def _esc(x: object) -> str:
-    return html.escape("" if x is None else str(x), quote=True)
-
-
 def _num(v: float, fmt: str = "{:.3g}") -> str:
     return fmt.format(v) if isinstance(v, int | float) and math.isfinite(v) else "-"
 
@@ -490,16 +485,14 @@ def _uncertain_html(rep: CampaignReport) -> str:
                  _num(r["rho"], "{:+.3f}"), _num(r["p"], "{:.2g}"), _pct(r["below"]),
                  f"{_pct(r['below_lo'])} – {_pct(r['below_hi'])}", _pct(r["above"]),
                  f"{_pct(r['above_lo'])} – {_pct(r['above_hi'])}"]
-        rows.append("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in cells) + "</tr>")
+        rows.append(cells)
     return (f"<p>Each run drew these catalog parameters from {_esc(spec['distribution'])} "
             "(a labelled assumption: the catalog gives a range, not a distribution), the same "
             "values at every design point for a given run. ρ: Spearman rank correlation of the "
             "drawn value with the run's leak fraction (leakers / threats) over all runs; the "
             "pooled leak rates split the runs at the median draw. Sorted by |ρ|. A ρ near 0 "
             "with a small p-value is still a weak effect; many parameters means some small "
-            "p-values by chance.</p><table><thead><tr>"
-            + "".join(f"<th>{_esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")
+            "p-values by chance.</p>" + html_table(head, rows))
 
 
 def _points_html(rep: CampaignReport) -> str:
@@ -512,11 +505,8 @@ def _points_html(rep: CampaignReport) -> str:
                  _num(r["leakers"]), f"{_num(r['leakers_lo'])} – {_num(r['leakers_hi'])}",
                  _num(r["spent"]), f"{_num(r['spent_lo'])} – {_num(r['spent_hi'])}",
                  _num(r["cx"]), f"{_num(r['cx_lo'])} – {_num(r['cx_hi'])}"]
-        rows.append("<tr>" + "".join(
-            f'<td{" class=num" if j > len(rep.paths) else ""}>{_esc(c)}</td>'
-            for j, c in enumerate(cells)) + "</tr>")
-    return ("<table><thead><tr>" + "".join(f"<th>{_esc(h)}</th>" for h in head)
-            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+        rows.append(cells)
+    return html_table(head, rows, num_from=len(rep.paths) + 1)
 
 
 def _saturation_html(rep: CampaignReport) -> str:
@@ -541,8 +531,7 @@ def _saturation_html(rep: CampaignReport) -> str:
             f"≤ {_val(s.first)}" if s.hi == s.first else _num(s.hi, "{:.4g}"))
         interval = f"> {_val(s.last)} (not reached)" if s.lo is None else f"{lo} – {hi}"
         others = "binned, averaged over the others" if rep.scattered else _label(s.others)
-        rows.append("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in (
-            s.path, others, at, interp, interval)) + "</tr>")
+        rows.append([s.path, others, at, interp, interval])
     return (f"<p>Threshold: mean leakers per run &gt; {_esc(_val(rep.threshold))}. "
             "<em>Saturation at</em> is the smallest swept value whose mean leakers exceeds the "
             "threshold; <em>interpolated</em> is where the piecewise-linear curve of mean "
@@ -550,8 +539,7 @@ def _saturation_html(rep: CampaignReport) -> str:
             "from the first crossing of the curve of upper Student-t bounds to the first "
             "crossing of the curve of lower bounds (pointwise intervals of the neighbouring "
             "swept points, joined linearly; not a simultaneous band).</p>"
-            "<table><thead><tr>" + "".join(f"<th>{_esc(h)}</th>" for h in head)
-            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+            + html_table(head, rows))
 
 
 def render_campaign_html(rep: CampaignReport) -> str:

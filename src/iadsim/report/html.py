@@ -137,6 +137,15 @@ def _table(df: pd.DataFrame, num_cols: tuple[str, ...] = (), headers: dict | Non
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def html_table(head: list[str], rows: list[list[str]], num_from: int | None = None) -> str:
+    """An HTML table of text cells (escaped); cells from column ``num_from`` on are numeric."""
+    th = "".join(f"<th>{_esc(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>" + "".join(f'<td{" class=num" if num_from is not None and j >= num_from else ""}>'
+                         f"{_esc(c)}</td>" for j, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
 def _cell(v: object) -> str:
     if v is None:
         return ""

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from iadsim.report.html import html_table
+
 __all__ = ["METRICS", "paired_html", "paired_table"]
 
 #: (column of the per-run table, label); ``leak_fraction`` is leakers / threats per run.
@@ -79,13 +81,11 @@ def paired_html(table: pd.DataFrame, points: list[dict], baseline: int = 0) -> s
         vrf = "-" if not math.isfinite(r["vrf"]) else f"{r['vrf']:.1f}x"
         cells = [name(r["point"]), label[r["metric"]], str(r["n"]), num(r["diff"]),
                  f"{num(r['lo'])} – {num(r['hi'])}", vrf]
-        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+        rows.append(cells)
     head = ["design point", "metric", "paired runs", "mean difference", "95% (paired t)",
             "variance reduction"]
     return (f"<p>Each design point against point {html.escape(name(baseline))}, run by run "
             "(run r of every point draws the same random numbers). A difference whose interval "
             "excludes 0 is a real effect of the change at this number of runs. Variance "
             "reduction: how many times more runs independent sampling would need for the same "
-            "interval.</p><table><thead><tr>"
-            + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")
+            "interval.</p>" + html_table(head, rows, num_from=2))
