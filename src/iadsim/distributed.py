@@ -63,9 +63,10 @@ from iadsim.campaign import default_workers, simulate_params
 from iadsim.params import Params
 from iadsim.scenario import Scenario
 from iadsim.stats import wilson_interval
+from iadsim.store import EVENTS_KEY, events_ipc
 
-__all__ = ["CI_BLOCK", "EVENTS_KEY", "MAX_BATCH", "TARGET_S", "ExecStats", "UntilCI", "batches",
-           "events_ipc", "execute", "simulate_batch"]
+__all__ = ["CI_BLOCK", "MAX_BATCH", "TARGET_S", "ExecStats", "UntilCI", "batches", "execute",
+           "simulate_batch"]
 
 MAX_BATCH = 100
 TARGET_S = 5.0
@@ -87,7 +88,7 @@ def simulate_batch(model: Params | Scenario, seed: int, runs: list[int],
     (a Dask task: the rows are pure). ``model`` is the compiled point or, with ``uncertain``
     parameters (:class:`iadsim.uncertain.Uncertain`), its scenario, compiled run by run. Runs
     with an index below ``events_runs`` also carry their event log, as Arrow IPC bytes under
-    :data:`EVENTS_KEY` (the store takes it out of the row)."""
+    :data:`iadsim.store.EVENTS_KEY` (the store takes it out of the row)."""
     t0, c0 = time.perf_counter(), time.thread_time()
     rows = []
     if uncertain:
@@ -107,19 +108,6 @@ def simulate_batch(model: Params | Scenario, seed: int, runs: list[int],
         rows.append(row)
     return rows, time.perf_counter() - t0, time.thread_time() - c0
 
-
-#: Key of a metric row that carries the run's event log (Arrow IPC stream bytes).
-EVENTS_KEY = "__events_ipc__"
-
-
-def events_ipc(table: Any) -> bytes:
-    """An Arrow table as IPC stream bytes (compact, picklable, exact)."""
-    import pyarrow as pa
-
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
 
 
 def batches(todo: dict[int, list[int]], workers: int, batch_size: int | None = None,

@@ -47,9 +47,8 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
-from iadsim.distributed import EVENTS_KEY
-
-__all__ = ["CORE", "FORMAT", "Store", "StoreError", "normalize_design", "scenario_hash"]
+__all__ = ["CORE", "EVENTS_KEY", "FORMAT", "Store", "StoreError", "events_ipc", "normalize_design",
+           "scenario_hash"]
 
 FORMAT = 2
 READS = (1, 2)  # formats this version opens
@@ -71,6 +70,18 @@ CREATE TABLE runs (point INTEGER, run INTEGER, {", ".join(f'"{c}" DOUBLE' for c 
 
 class StoreError(ValueError):
     """A result store that cannot be created, opened or resumed."""
+
+
+#: Key of a metric row that carries the run's event log (Arrow IPC stream bytes).
+EVENTS_KEY = "__events_ipc__"
+
+
+def events_ipc(table: Any) -> bytes:
+    """An Arrow table as IPC stream bytes (compact, picklable, exact)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
 
 
 def _same_yaml(a: str, b: str) -> bool:
