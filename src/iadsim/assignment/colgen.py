@@ -66,18 +66,19 @@ class ColumnPool:
     rows: list[int] = field(default_factory=list)
     cols: list[int] = field(default_factory=list)
     cnt: list[int] = field(default_factory=list)
-    seen: set[bytes] = field(default_factory=set)
+    index: dict[bytes, int] = field(default_factory=dict)  # column key -> column
 
     def __len__(self) -> int:
         return len(self.target)
 
     def add(self, j: int, weapons: np.ndarray, counts: np.ndarray, cost: float) -> bool:
-        """Add the column (target j, shots weapons x counts); False if it is already there."""
+        """Add the column (target j, shots weapons x counts; weapons in increasing order);
+        False if it is already there."""
         key = np.concatenate([[j], weapons, counts]).astype(np.int64).tobytes()
-        if key in self.seen:
+        if key in self.index:
             return False
-        self.seen.add(key)
         c = len(self.target)
+        self.index[key] = c
         self.target.append(int(j))
         self.cost.append(float(cost))
         self.rows.extend(int(i) for i in weapons)
@@ -85,12 +86,18 @@ class ColumnPool:
         self.cnt.extend(int(k) for k in counts)
         return True
 
-    def add_assignment(self, p: np.ndarray, values: np.ndarray, x: np.ndarray) -> None:
-        """Add the column of every target in the assignment ``x`` ([m, n])."""
+    def add_assignment(self, p: np.ndarray, values: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Add the column of every target in the assignment ``x`` ([m, n]); returns the [C]
+        bool mask of these columns (the integer master solution that is ``x``)."""
+        cols = []
         for j in range(self.n):
             w = np.nonzero(x[:, j])[0]
             k = x[w, j]
             self.add(j, w, k, float(values[j] * np.prod((1.0 - p[w, j]) ** k)))
+            cols.append(self.index[np.concatenate([[j], w, k]).astype(np.int64).tobytes()])
+        chosen = np.zeros(len(self), dtype=bool)
+        chosen[cols] = True
+        return chosen
 
     def matrix(self):
         """The [m, C] sparse shot-count matrix (CSC)."""
@@ -123,21 +130,17 @@ def _tail(v: np.ndarray, r: np.ndarray) -> np.ndarray:
     return np.where(r >= v, v, np.where(r > 0, inner, 0.0))
 
 
-def _greedy_value(p: np.ndarray, w: np.ndarray, mu: np.ndarray, pi: np.ndarray,
-                  ratio: np.ndarray, steps: int, width: int = 16) -> np.ndarray:
-    """[n] value of a greedy multiset per target (add the best marginal shot among the
-    ``width`` best-ratio weapons while it helps): an incumbent for pricing."""
+def _greedy_value(cp: np.ndarray, cpi: np.ndarray, cmu: np.ndarray, w: np.ndarray,
+                  steps: int) -> np.ndarray:
+    """[n] value of a greedy multiset per target over the candidate weapons given as [n, k]
+    arrays (probability, price, capacity; ``cpi = inf`` marks a missing candidate): add the
+    best marginal shot while it helps. An incumbent for pricing."""
     n = w.size
-    k = min(width, p.shape[0])
-    cid = np.argpartition(ratio, k - 1, axis=0)[:k].T if k < p.shape[0] else \
-        np.tile(np.arange(p.shape[0]), (n, 1))
-    tcol = np.arange(n)[:, None]
-    ok = np.isfinite(ratio.T[tcol, cid])
-    cp = np.where(ok, p.T[tcol, cid], 0.0)
-    cpi = np.where(ok, pi[cid], np.inf)
-    cmu = np.where(ok, mu[cid], 0)
+    ok = np.isfinite(cpi)
+    cp = np.where(ok, cp, 0.0)
+    cpi = np.where(ok, cpi, np.inf)
     gv, gc = w.astype(float).copy(), np.zeros(n)
-    used = np.zeros(cid.shape, dtype=np.int64)
+    used = np.zeros(cp.shape, dtype=np.int64)
     rows = np.arange(n)
     for _ in range(steps):
         gain = np.where(ok & (used < cmu), gv[:, None] * cp - cpi, -np.inf)
@@ -151,18 +154,37 @@ def _greedy_value(p: np.ndarray, w: np.ndarray, mu: np.ndarray, pi: np.ndarray,
     return gv + gc
 
 
-def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
-          keep: int = 3, target_budget: int = 2000, incumbent: np.ndarray | None = None,
-          greedy_steps: int = 8, slack: float = 0.0) -> Pricing:
-    """Exact pricing for every target at prices ``pi >= 0``: a breadth-first branch and bound,
-    vectorised over all targets and states.
+def _rank_cut(cr: np.ndarray, K: int, t: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+              v: np.ndarray, c: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """Per state, the first rank ``r`` in ``[lo, hi)`` with ``c + _tail(v, cr[t, r]) >=
+    limit`` (``hi`` if none); ``cr`` rows are sorted, so the test is monotone in ``r``."""
+    lo, hi = lo.copy(), hi.copy()
+    flat = cr.ravel()
+    base = t * K
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            return lo
+        mid = (lo + hi) // 2
+        ok = open_ & (c + _tail(v, flat[base + np.minimum(mid, K - 1)]) < limit)
+        lo = np.where(ok, mid + 1, lo)
+        hi = np.where(open_ & ~ok, mid, hi)
 
-    Weapons are ranked per target by price per log-kill ``pi_i / a_ij`` (``a = -ln(1-p)``)
-    and multisets enumerated in rank order, so every shot added after rank ``r`` costs at least
-    ``pi_r / a_r`` per unit of log-kill and a state with surviving value ``V`` and price ``c``
-    can reach no less than ``c + _tail(V, ratio_r)``; such states are dropped when that bound
-    is not below the target's incumbent (a greedy multiset, or ``incumbent``). Extensions must
-    also satisfy ``pi_i < V p_ij`` (module docstring). A target whose live states exceed
+
+class Pricer:
+    """Exact pricing for one instance: the price-independent arrays (``a = -ln q``, the
+    target-major transposes) are computed once, and each call does the work of one price vector.
+
+    ``pricer(pi, ...)`` returns a ``Pricing``: for every target the minimum over multisets of
+    ``w_j prod q^x + pi.x``, by a breadth-first branch and bound vectorised over all targets and
+    states. Weapons are ranked per target by price per log-kill ``pi_i / a_ij`` and multisets
+    enumerated in rank order, so every shot added after rank ``r`` costs at least ``pi_r / a_r``
+    per unit of log-kill and a state with surviving value ``V`` and price ``c`` can reach no
+    less than ``c + _tail(V, ratio_r)``; such states are dropped when that bound is not below
+    the target's incumbent (a greedy multiset, or ``incumbent``). Extensions must also satisfy
+    ``pi_i < V p_ij`` (module docstring). Each level extends a state only by the ranks it can
+    take (from its last shot's rank to the target's last candidate), as one flat array of
+    (state, rank) pairs filtered cheapest test first. A target whose live states exceed
     ``target_budget`` is truncated and flagged inexact; its ``g`` is then the valid relaxation
     ``_tail(w, min_i ratio)``.
 
@@ -170,97 +192,144 @@ def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
     target's minimum (reduced-cost enumeration): both prunes are loosened by ``slack``, since
     a multiset within ``slack`` of the minimum has ``pi_i <= V_{-i} p_ij + slack`` for each of
     its shots (removing one leaves a multiset no better than the minimum).
+
+    With ``duals = (pi_lp, sigma)`` (the master LP's), only columns with a negative reduced
+    cost ``w prod q^x + pi_lp.x - sigma_j`` there are returned (column generation adds no
+    other), so the multisets of the rest are never rebuilt.
     """
-    m, n = p.shape
-    pi = np.maximum(np.asarray(pi, float), 0.0)
-    w = values.astype(float)
-    with np.errstate(divide="ignore"):
-        a = -np.log1p(-p)  # [m, n], inf where p = 1
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ratio = np.where(a > 0, pi[:, None] / np.where(a > 0, a, 1.0), np.inf)
-    ratio = np.where(np.isinf(a), 0.0, ratio)
-    ratio = np.where((mu[:, None] > 0) & (pi[:, None] < w[None, :] * p + slack), ratio, np.inf)
-    U = w.copy() if incumbent is None else np.minimum(w, incumbent)
-    U = np.minimum(U, _greedy_value(p, w, mu, pi, ratio, greedy_steps))
-    # a shot of weapon i in a multiset worth <= U + slack has pi_i <= V_{-i} p + slack with
-    # V_{-i} = V / q and V <= U + slack - pi_i, hence pi_i <= (U + slack) p + slack q
-    ratio = np.where(pi[:, None] < (U[None, :] + slack) * p + slack * (1.0 - p)
-                     + _PRUNE_REL * pi[:, None], ratio, np.inf)
-    K = max(int(np.isfinite(ratio).sum(axis=0).max()) if n else 0, 1)
-    cid = np.argsort(ratio, axis=0, kind="stable")[:K].T  # [n, K] weapons by ratio
-    tcol = np.arange(n)[:, None]
-    cr = ratio.T[tcol, cid]  # [n, K]
-    valid = np.isfinite(cr)
-    cp = np.where(valid, p.T[tcol, cid], 0.0)
-    cpi = np.where(valid, pi[cid], np.inf)
-    cmu = np.where(valid, mu[cid], 0)
-    lv_t = np.arange(n)
-    lv_v = w.copy()
-    lv_c = np.zeros(n)
-    lv_last = np.zeros(n, dtype=np.int64)
-    lv_run = np.zeros(n, dtype=np.int64)
-    levels = [(lv_t, np.full(n, -1), np.full(n, -1))]
-    rec_t, rec_val, rec_lv, rec_idx = [lv_t], [lv_v + lv_c], [np.zeros(n, np.int64)], \
-        [np.arange(n)]
-    exact = np.ones(n, dtype=bool)
-    states = n
-    depth = 0
-    r_all = np.arange(K)[None, :]
-    while lv_t.size:
-        depth += 1
-        v_ext = lv_v[:, None] * (1.0 - cp[lv_t])  # [S, K]
-        c_ext = lv_c[:, None] + cpi[lv_t]
-        ok = valid[lv_t] & (r_all >= lv_last[:, None])
-        ok &= (r_all > lv_last[:, None]) | (lv_run[:, None] < cmu[lv_t])
-        ok &= cpi[lv_t] * (1.0 + _PRUNE_REL) < lv_v[:, None] * cp[lv_t] + slack
-        ok &= c_ext + _tail(v_ext, cr[lv_t]) < U[lv_t][:, None] * (1.0 + _PRUNE_REL) + slack
-        s_idx, rk = np.nonzero(ok)
-        if s_idx.size == 0:
-            break
-        t_new = lv_t[s_idx]
-        v_new = v_ext[s_idx, rk]
-        c_new = c_ext[s_idx, rk]
-        run_new = np.where(rk == lv_last[s_idx], lv_run[s_idx] + 1, 1)
-        counts = np.bincount(t_new, minlength=n)
-        # the next level's [S, K] arrays stay under ~_MAX_CELLS entries
-        budget = min(target_budget, max(1, _MAX_CELLS // (K * max(1, int((counts > 0).sum())))))
-        over = counts > budget
-        if over.any():
-            exact[over] = False
-            score = v_new + c_new
-            order = np.lexsort((score, t_new))
-            start = np.cumsum(counts) - counts
-            rank_in = np.empty(order.size, dtype=np.int64)
-            rank_in[order] = np.arange(order.size) - np.repeat(start, counts)
-            sel = rank_in < budget
-            s_idx, rk, t_new, v_new, c_new, run_new = (x[sel] for x in (
-                s_idx, rk, t_new, v_new, c_new, run_new))
-        np.minimum.at(U, t_new, v_new + c_new)
-        levels.append((t_new, s_idx, rk))
-        rec_t.append(t_new)
-        rec_val.append(v_new + c_new)
-        rec_lv.append(np.full(t_new.size, depth, np.int64))
-        rec_idx.append(np.arange(t_new.size))
-        lv_t, lv_v, lv_c, lv_last, lv_run = t_new, v_new, c_new, rk, run_new
-        states += t_new.size
-    allt = np.concatenate(rec_t)
-    allv = np.concatenate(rec_val)
-    alll = np.concatenate(rec_lv)
-    alli = np.concatenate(rec_idx)
-    g = U.copy()
-    if not exact.all():
-        rmin = ratio.min(axis=0)
-        g = np.where(exact, g, np.minimum(g, _tail(w, rmin)))
-    order = np.lexsort((allv, allt))
-    cnt = np.bincount(allt, minlength=n)
-    start = np.cumsum(cnt) - cnt
-    rank_in = np.empty(order.size, dtype=np.int64)
-    rank_in[order] = np.arange(order.size) - np.repeat(start, cnt)
-    near = allv <= g[allt] + slack if slack > 0 else np.zeros(allv.size, dtype=bool)
-    pick = np.nonzero(((rank_in < keep) | near) & (alll > 0))[0]
-    return Pricing(g=g, exact=exact, cols=_rebuild(p, values, cid, levels, allt[pick],
-                                                   alll[pick], alli[pick], allv[pick]),
-                   states=states)
+
+    def __init__(self, p: np.ndarray, values: np.ndarray, mu: np.ndarray) -> None:
+        self.p = np.asarray(p, float)
+        self.values = np.asarray(values, float)
+        self.mu = np.asarray(mu)
+        self.pT = np.ascontiguousarray(self.p.T)  # [n, m]
+        with np.errstate(divide="ignore"):
+            self.aT = -np.log1p(-self.pT)  # inf where p = 1
+        self.wpT = self.values[:, None] * self.pT
+        self.armed = (self.mu > 0)[None, :] & (self.aT > 0)
+
+    def __call__(self, pi: np.ndarray, keep: int = 3, target_budget: int = 2000,
+                 incumbent: np.ndarray | None = None, greedy_steps: int = 8,
+                 slack: float = 0.0,
+                 duals: tuple[np.ndarray, np.ndarray] | None = None) -> Pricing:
+        n, m = self.pT.shape
+        pi = np.maximum(np.asarray(pi, float), 0.0)
+        w = self.values
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = pi[None, :] / self.aT  # 0 where p = 1
+        ratio = np.where(self.armed & (pi[None, :] < self.wpT + slack), ratio, np.inf)
+        # any fixed order of equal ratios is valid (the tail bound only needs ranks sorted)
+        cid = np.argsort(ratio, axis=1)  # [n, m] weapons by price per log-kill
+        cr = np.take_along_axis(ratio, cid, axis=1)
+        cp = np.take_along_axis(self.pT, cid, axis=1)
+        cpi = pi[cid]
+        U = w.copy() if incumbent is None else np.minimum(w, incumbent)
+        k = min(16, m)
+        U = np.minimum(U, _greedy_value(cp[:, :k], np.where(np.isfinite(cr[:, :k]),
+                                                            cpi[:, :k], np.inf),
+                                        self.mu[cid[:, :k]], w, greedy_steps))
+        # a shot of weapon i in a multiset worth <= U + slack has pi_i <= V_{-i} p + slack with
+        # V_{-i} = V / q and V <= U + slack - pi_i, hence pi_i <= (U + slack) p + slack q
+        valid = np.isfinite(cr) & (cpi < (U[:, None] + slack) * cp + slack * (1.0 - cp)
+                                   + _PRUNE_REL * cpi)
+        length = np.where(valid.any(axis=1), m - np.argmax(valid[:, ::-1], axis=1), 0)
+        K = max(int(length.max()) if n else 0, 1)
+        cid, cr, cp, cpi, valid = (a[:, :K] for a in (cid, cr, cp, cpi, valid))
+        f_cr, f_cp, f_cpi, f_valid = (a.ravel() for a in (cr, cp, cpi, valid))
+        f_cid = cid.ravel()
+        pi_lp = None if duals is None else np.maximum(np.asarray(duals[0], float), 0.0)
+        st_t = np.arange(n)
+        st_v = w.copy()
+        st_c = np.zeros(n)
+        st_c2 = np.zeros(n)
+        st_last = np.full(n, -1, dtype=np.int64)
+        st_run = np.zeros(n, dtype=np.int64)
+        levels = [(st_t, np.full(n, -1), np.full(n, -1))]
+        rec_t, rec_v, rec_c, rec_c2 = [st_t], [st_v], [st_c], [st_c2]
+        exact = np.ones(n, dtype=bool)
+        states = n
+        while st_t.size:
+            lo = np.maximum(st_last, 0)
+            # shots of rank >= r add at least ratio_r per log-kill, so a state (V, c) can reach
+            # no less than c + _tail(V, ratio_r), which grows with r: the ranks worth trying
+            # are a prefix, found by bisection
+            end = _rank_cut(cr, K, st_t, lo, length[st_t], st_v, st_c,
+                            U[st_t] * (1.0 + _PRUNE_REL) + slack)
+            span = np.maximum(end - lo, 0)
+            total = int(span.sum())
+            if total == 0:
+                break
+            s = np.repeat(np.arange(st_t.size), span)
+            rk = lo[s] + np.arange(total) - np.repeat(np.cumsum(span) - span, span)
+            f = st_t[s] * K + rk
+            ok = f_valid[f] & ((rk != st_last[s]) | (st_run[s] < self.mu[f_cid[f]]))
+            s, rk, f = s[ok], rk[ok], f[ok]
+            v = st_v[s]
+            pf, pif = f_cp[f], f_cpi[f]
+            ok = pif * (1.0 + _PRUNE_REL) < v * pf + slack
+            s, rk, f, v, pf, pif = s[ok], rk[ok], f[ok], v[ok], pf[ok], pif[ok]
+            t_new = st_t[s]
+            v_new = v * (1.0 - pf)
+            c_new = st_c[s] + pif
+            ok = c_new + _tail(v_new, f_cr[f]) < U[t_new] * (1.0 + _PRUNE_REL) + slack
+            if not ok.any():
+                break
+            s, rk, f, t_new, v_new, c_new = s[ok], rk[ok], f[ok], t_new[ok], v_new[ok], \
+                c_new[ok]
+            run_new = np.where(rk == st_last[s], st_run[s] + 1, 1)
+            counts = np.bincount(t_new, minlength=n)
+            # the next level's pair arrays stay under ~_MAX_CELLS entries
+            budget = min(target_budget,
+                         max(1, _MAX_CELLS // (K * max(1, int((counts > 0).sum())))))
+            over = counts > budget
+            if over.any():
+                exact[over] = False
+                order = np.lexsort((v_new + c_new, t_new))
+                start = np.cumsum(counts) - counts
+                rank_in = np.empty(order.size, dtype=np.int64)
+                rank_in[order] = np.arange(order.size) - np.repeat(start, counts)
+                sel = rank_in < budget
+                s, rk, f, t_new, v_new, c_new, run_new = (a[sel] for a in (
+                    s, rk, f, t_new, v_new, c_new, run_new))
+            np.minimum.at(U, t_new, v_new + c_new)
+            c2_new = st_c2[s] + pi_lp[f_cid[f]] if pi_lp is not None else c_new
+            levels.append((t_new, s, rk))
+            rec_t.append(t_new)
+            rec_v.append(v_new)
+            rec_c.append(c_new)
+            rec_c2.append(c2_new)
+            st_t, st_v, st_c, st_c2, st_last, st_run = t_new, v_new, c_new, c2_new, rk, run_new
+            states += t_new.size
+        allt = np.concatenate(rec_t)
+        allv = np.concatenate(rec_v) + np.concatenate(rec_c)
+        alll = np.repeat(np.arange(len(rec_t)), [a.size for a in rec_t])
+        alli = np.concatenate([np.arange(a.size) for a in rec_t])
+        g = U.copy()
+        if not exact.all():
+            rmin = np.where(valid, cr, np.inf).min(axis=1)
+            g = np.where(exact, g, np.minimum(g, _tail(w, rmin)))
+        order = np.lexsort((allv, allt))
+        cnt = np.bincount(allt, minlength=n)
+        start = np.cumsum(cnt) - cnt
+        rank_in = np.empty(order.size, dtype=np.int64)
+        rank_in[order] = np.arange(order.size) - np.repeat(start, cnt)
+        near = allv <= g[allt] + slack if slack > 0 else np.zeros(allv.size, dtype=bool)
+        want = ((rank_in < keep) | near) & (alll > 0)
+        if duals is not None:
+            sigma = np.asarray(duals[1], float)
+            rc = np.concatenate(rec_v) + np.concatenate(rec_c2) - sigma[allt]
+            want &= rc < -1e-9 * np.maximum(1.0, np.abs(sigma[allt]))
+        pick = np.nonzero(want)[0]
+        return Pricing(g=g, exact=exact, cols=_rebuild(self.p, w, cid, levels, allt[pick],
+                                                       alll[pick], alli[pick], allv[pick]),
+                       states=states)
+
+
+def price(p: np.ndarray, values: np.ndarray, mu: np.ndarray, pi: np.ndarray,
+          **options) -> Pricing:
+    """Exact pricing at prices ``pi >= 0`` (``Pricer``; for repeated calls on one instance,
+    build the ``Pricer`` once)."""
+    return Pricer(p, values, mu)(pi, **options)
 
 
 def _rebuild(p: np.ndarray, values: np.ndarray, cid: np.ndarray, levels: list, t: np.ndarray,
@@ -315,7 +384,8 @@ class MasterResult:
 
     lp: master LP value (an upper bound on the Lagrangian dual, not itself certified);
     bound: the best certified ``L(pi)`` met (before the conservative slack of ``bound``);
-    pi: [m] the capacity prices of the last LP; y: [C] its column weights.
+    pi: [m] the prices that gave ``bound``; y: [C] the last LP's column weights and
+    duals: its duals ``(pi_lp [m] >= 0, sigma [n])``.
     """
 
     lp: float
@@ -326,6 +396,7 @@ class MasterResult:
     rounds: int
     seconds: float
     master: object = None  # the warm ``master.MasterLP`` (re-solve it to get fresh duals)
+    duals: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def solve_master_lp(pool: ColumnPool, mu: np.ndarray) -> tuple[float, np.ndarray, np.ndarray,
@@ -356,7 +427,8 @@ def _pool_incumbent(pool: ColumnPool, pi: np.ndarray) -> np.ndarray:
 def column_generation(p: np.ndarray, values: np.ndarray, mu: np.ndarray,
                       x_hint: np.ndarray | None = None, time_limit: float = 10.0,
                       rel_gap: float = 1e-6, max_rounds: int = 500,
-                      pool: ColumnPool | None = None, smoothing: float = 0.5) -> MasterResult:
+                      pool: ColumnPool | None = None, smoothing: float = 0.5,
+                      keep: int = 3) -> MasterResult:
     """Generate columns until the certified bound meets the LP value (within ``rel_gap``),
     no column prices out, or the time is up.
 
@@ -378,14 +450,15 @@ def column_generation(p: np.ndarray, values: np.ndarray, mu: np.ndarray,
         pi_c = (v[None, :] * p).max(axis=1)
     else:
         pi_c = (values[None, :] * p).max(axis=1) * 0.01
-    pr = price(p, values, mu, pi_c)
+    pricer = Pricer(p, values, mu)
+    pr = pricer(pi_c)
     best = float(math.fsum(pr.g) - float(pi_c @ mu))
     for j, weap, kk, val, _ in pr.cols:
         pool.add(j, weap, kk, val)
     from iadsim.assignment.master import MasterLP
 
     master = MasterLP(pool, mu)
-    lp, y, pi = math.inf, np.zeros(0), np.zeros(m)
+    lp, y, pi, sigma = math.inf, np.zeros(0), np.zeros(m), np.zeros(n)
     rounds = 0
     while rounds < max_rounds:
         rounds += 1
@@ -395,27 +468,27 @@ def column_generation(p: np.ndarray, values: np.ndarray, mu: np.ndarray,
         added = 0
         for alpha in (smoothing, 0.0) if smoothing > 0 else (0.0,):
             pi_s = alpha * pi_c + (1.0 - alpha) * pi
-            pr = price(p, values, mu, pi_s, incumbent=_pool_incumbent(pool, pi_s))
+            pr = pricer(pi_s, keep=keep, incumbent=_pool_incumbent(pool, pi_s),
+                        duals=(pi, sigma))
             val_s = float(math.fsum(pr.g) - float(pi_s @ mu))
             if val_s > best:
                 best, pi_c = val_s, pi_s
-            for j, weap, kk, val, _ in pr.cols:
-                rc = val + float(pi[weap] @ kk) - sigma[j]
-                if rc < -1e-9 * max(1.0, abs(sigma[j])) and pool.add(j, weap, kk, val):
-                    added += 1
+            for j, weap, kk, val, _ in pr.cols:  # negative reduced cost at (pi, sigma)
+                added += pool.add(j, weap, kk, val)
             if added:
                 break
         if added == 0:
             break
     return MasterResult(lp=lp, bound=best, pi=pi_c, y=y, pool=pool, rounds=rounds,
-                        seconds=time.perf_counter() - t0, master=master)
+                        seconds=time.perf_counter() - t0, master=master, duals=(pi, sigma))
 
 
 def integer_master(pool: ColumnPool, mu: np.ndarray, time_limit: float,
-                   shape: tuple[int, int], keep: np.ndarray | None = None
-                   ) -> tuple[np.ndarray | None, float, bool]:
+                   shape: tuple[int, int], keep: np.ndarray | None = None,
+                   start: np.ndarray | None = None) -> tuple[np.ndarray | None, float, bool]:
     """Price and branch: the integer master over the pool (or its columns where ``keep``,
-    [C] bool, is set) by HiGHS.
+    [C] bool, is set) by HiGHS, started from the solution ``start`` ([C] bool, one column per
+    target, all kept) when given.
 
     Returns ``(x, dual_bound, optimal)``: the [m, n] assignment of its best integer solution
     (None if none was found in the time), HiGHS' dual bound on the restricted master, and
@@ -423,7 +496,13 @@ def integer_master(pool: ColumnPool, mu: np.ndarray, time_limit: float,
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csc_array
 
+    from iadsim.assignment.master import solve_integer
+
     sub = np.arange(len(pool)) if keep is None else np.nonzero(keep)[0]
+    got = solve_integer(pool, mu, sub, start, time_limit)
+    if got is not None:  # HiGHS' own interface (takes a start solution)
+        chosen, dual, optimal = got
+        return (None if chosen is None else columns_to_x(pool, chosen, shape)), dual, optimal
     nc = sub.size
     tgt = np.asarray(pool.target, np.int64)[sub]
     eq = csc_array((np.ones(nc), (tgt, np.arange(nc))), shape=(pool.n, nc))
@@ -441,6 +520,12 @@ def integer_master(pool: ColumnPool, mu: np.ndarray, time_limit: float,
     return columns_to_x(pool, chosen, shape), dual, res.status == 0
 
 
+def reduced_costs(pool: ColumnPool, pi: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """[C] reduced costs ``c + pi.a - sigma_j`` of the pool's columns at master duals."""
+    tgt = np.asarray(pool.target, np.int64)
+    return np.asarray(pool.cost) + pool.matrix().T @ np.maximum(pi, 0.0) - sigma[tgt]
+
+
 def reduced_cost_keep(pool: ColumnPool, pi: np.ndarray, sigma: np.ndarray,
                       mu: np.ndarray, ub: float) -> np.ndarray:
     """[C] bool: the columns that can be in an integer master solution cheaper than ``ub``.
@@ -454,7 +539,7 @@ def reduced_cost_keep(pool: ColumnPool, pi: np.ndarray, sigma: np.ndarray,
     A relative 1e-9 guards the float sums."""
     pi = np.maximum(pi, 0.0)
     tgt = np.asarray(pool.target, np.int64)
-    rc = np.asarray(pool.cost) + pool.matrix().T @ pi - sigma[tgt]
+    rc = reduced_costs(pool, pi, sigma)
     low = np.zeros(pool.n)
     np.minimum.at(low, tgt, rc)
     d = float(sigma.sum() - pi @ mu)

@@ -34,41 +34,20 @@ class MasterLP:
         self.pool = pool
         self.mu = np.asarray(mu, float)
         self.done = 0  # pool columns already in the LP
-        self.nnz = 0  # pool COO entries already in the LP
         self.h = None
         if _hc is not None:
-            h = _hc._Highs()
-            h.setOptionValue("output_flag", False)
-            h.setOptionValue("threads", 1)
+            h = _new_highs(pool.n, pool.m, self.mu)
             h.setOptionValue("presolve", "off")  # warm starts skip presolve anyway
-            inf = h.getInfinity()
-            n, m = pool.n, pool.m
-            lo = np.concatenate([np.ones(n), np.full(m, -inf)])
-            up = np.concatenate([np.ones(n), self.mu])
-            empty_i = np.zeros(0, np.int32)
-            h.addRows(n + m, lo, up, 0, empty_i, empty_i, np.zeros(0))
-            self.h, self.inf = h, inf
+            self.h, self.inf = h, h.getInfinity()
 
     def _sync(self) -> None:
-        pool, c0, c1 = self.pool, self.done, len(self.pool)
+        c0, c1 = self.done, len(self.pool)
         if c1 == c0:
             return
-        e1 = len(pool.rows)
-        cols = np.asarray(pool.cols[self.nnz:e1], np.int64) - c0
-        rows = np.asarray(pool.rows[self.nnz:e1], np.int64) + pool.n
-        cnt = np.asarray(pool.cnt[self.nnz:e1], float)
-        k = c1 - c0
-        tgt = np.asarray(pool.target[c0:c1], np.int64)
-        # each column: its target row (coefficient 1), then its weapon rows
-        all_c = np.concatenate([np.arange(k), cols])
-        all_r = np.concatenate([tgt, rows])
-        all_v = np.concatenate([np.ones(k), cnt])
-        order = np.lexsort((all_r, all_c))
-        starts = np.searchsorted(all_c[order], np.arange(k)).astype(np.int32)
-        self.h.addCols(k, np.asarray(pool.cost[c0:c1], float), np.zeros(k),
-                       np.full(k, self.inf), order.size, starts,
-                       all_r[order].astype(np.int32), all_v[order])
-        self.done, self.nnz = c1, e1
+        cost, starts, index, value = _columns(self.pool, np.arange(c0, c1))
+        self.h.addCols(c1 - c0, cost, np.zeros(c1 - c0), np.full(c1 - c0, self.inf),
+                       index.size, starts, index, value)
+        self.done = c1
 
     def solve(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         if self.h is None:
@@ -85,67 +64,63 @@ class MasterLP:
         return (value, np.asarray(sol.col_value), np.maximum(-dual[n:], 0.0),
                 np.asarray(dual[:n]))
 
-    def dive(self, deadline: float, share: float = 0.25) -> np.ndarray | None:
-        """Diving heuristic on the restricted master: fix the heaviest fractional columns
-        (``share`` of the fractional targets per step, targets distinct, their shots within
-        the capacity left), re-optimise from the current basis, repeat until the LP solution
-        is integral. Returns the chosen-column mask ([C] bool; targets without a column may
-        remain when no column of theirs fits the capacity left) or None (no warm-startable
-        HiGHS, the time is up, or a fixing made the LP infeasible). The bounds are restored
-        afterwards, so column generation can go on."""
-        import time
 
-        if self.h is None:
-            return None
-        self._sync()
-        h, pool = self.h, self.pool
-        tgt = np.asarray(pool.target, np.int64)
-        a = pool.matrix().tocsc()
-        fixed: list[int] = []
-        cap = self.mu.copy()
-        done_t = np.zeros(pool.n, dtype=bool)
-        result = None
-        try:
-            while time.perf_counter() < deadline:
-                h.run()
-                if h.modelStatusToString(h.getModelStatus()) != "Optimal":
-                    break
-                y = np.asarray(h.getSolution().col_value)
-                frac = (y > 1e-6) & (y < 1.0 - 1e-6)
-                if not frac.any():
-                    result = y > 0.5
-                    break
-                ft = np.unique(tgt[frac])
-                k = max(1, int(share * ft.size))
-                # integral columns of unfixed targets are fixed along with the top fractional
-                cand = np.nonzero((y > 1e-6) & ~done_t[tgt])[0]
-                cand = cand[np.argsort(-y[cand], kind="stable")]
-                new: list[int] = []
-                nfrac = 0
-                for c in cand.tolist():
-                    t = int(tgt[c])
-                    if done_t[t]:
-                        continue
-                    use = a[:, [c]].toarray().ravel()
-                    if (use > cap + 1e-9).any():
-                        continue
-                    if y[c] < 1.0 - 1e-6:
-                        if nfrac >= k:
-                            continue
-                        nfrac += 1
-                    cap -= use
-                    done_t[t] = True
-                    new.append(c)
-                if not new:  # nothing fits the capacity left: the rest is the caller's
-                    result = np.zeros(len(pool), dtype=bool)
-                    result[fixed] = True
-                    break
-                idx = np.asarray(new, np.int32)
-                h.changeColsBounds(idx.size, idx, np.ones(idx.size), np.ones(idx.size))
-                fixed.extend(new)
-        finally:
-            if fixed:
-                idx = np.asarray(fixed, np.int32)
-                h.changeColsBounds(idx.size, idx, np.zeros(idx.size),
-                                   np.full(idx.size, self.inf))
-        return result
+def _new_highs(n: int, m: int, mu: np.ndarray):
+    """A single-threaded, silent HiGHS with the master's rows: ``0..n-1`` the target
+    equalities, ``n..n+m-1`` the capacities."""
+    h = _hc._Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    inf = h.getInfinity()
+    lo = np.concatenate([np.ones(n), np.full(m, -inf)])
+    up = np.concatenate([np.ones(n), np.asarray(mu, float)])
+    empty_i = np.zeros(0, np.int32)
+    h.addRows(n + m, lo, up, 0, empty_i, empty_i, np.zeros(0))
+    return h
+
+
+def _columns(pool: ColumnPool, sub: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The pool columns ``sub`` in the master's rows, compressed by column: (costs, starts,
+    row indices, values) as HiGHS' ``addCols`` takes them."""
+    from scipy.sparse import csc_array, vstack
+
+    k = sub.size
+    tgt = np.asarray(pool.target, np.int64)[sub]
+    a = vstack([csc_array((np.ones(k), (tgt, np.arange(k))), shape=(pool.n, k)),
+                pool.matrix()[:, sub]], format="csc")
+    a.sort_indices()
+    return (np.asarray(pool.cost, float)[sub], a.indptr[:-1].astype(np.int32),
+            a.indices.astype(np.int32), a.data.astype(float))
+
+
+def solve_integer(pool: ColumnPool, mu: np.ndarray, sub: np.ndarray,
+                  start: np.ndarray | None, time_limit: float
+                  ) -> tuple[np.ndarray | None, float, bool] | None:
+    """The integer master over the pool columns ``sub`` by HiGHS, given the feasible
+    ``start`` ([C] bool over the pool, within ``sub``) as its first incumbent, so it never
+    returns worse. Returns ``(chosen [C] bool or None, dual bound, optimal)``, or None where
+    the private interface is missing (the caller then uses ``scipy.optimize.milp``)."""
+    if _hc is None:  # pragma: no cover - depends on the SciPy build
+        return None
+    import math
+
+    h = _new_highs(pool.n, pool.m, mu)
+    h.setOptionValue("time_limit", float(max(time_limit, 0.05)))
+    h.setOptionValue("mip_rel_gap", 1e-10)
+    k = sub.size
+    cost, starts, index, value = _columns(pool, sub)
+    h.addCols(k, cost, np.zeros(k), np.ones(k), index.size, starts, index, value)
+    h.changeColsIntegrality(k, np.arange(k, dtype=np.int32),
+                            np.full(k, _hc.HighsVarType.kInteger))
+    if start is not None:
+        h.setSolution(k, np.arange(k, dtype=np.int32), start[sub].astype(float))
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    info = h.getInfo()
+    dual = float(info.mip_dual_bound)
+    dual = dual if math.isfinite(dual) else -math.inf
+    if info.primal_solution_status != 2:  # no feasible solution
+        return None, dual, False
+    chosen = np.zeros(len(pool), dtype=bool)
+    chosen[sub[np.asarray(h.getSolution().col_value) > 0.5]] = True
+    return chosen, dual, status == "Optimal"

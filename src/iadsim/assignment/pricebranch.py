@@ -37,6 +37,7 @@ from iadsim.assignment.colgen import (
     integer_master,
     price,
     reduced_cost_keep,
+    reduced_costs,
 )
 from iadsim.assignment.rounding import round_master
 from iadsim.assignment.search import greedy, local_search
@@ -53,9 +54,10 @@ def certified(inst: WTAInstance, lagrangian: float, pi: np.ndarray) -> float:
 
 
 def price_and_branch(inst: WTAInstance, time_limit: float = 10.0, seed: int = 0,
-                     x0: np.ndarray | None = None, cg_share: float = 0.5,
+                     x0: np.ndarray | None = None, cg_share: float = 0.65,
                      max_rounds: int = 500, enum_budget: int = 200_000,
-                     max_enum_gap: float = 0.01, round_share: float = 0.15) -> Solution:
+                     max_enum_gap: float = 0.01, round_share: float = 0.08,
+                     restrict: float = 0.05) -> Solution:
     """Solve by price and branch (module docstring); anytime, Ctrl-C returns the best so far.
 
     ``enum_budget`` caps the columns added by reduced-cost enumeration (beyond it the slack is
@@ -101,15 +103,19 @@ def price_and_branch(inst: WTAInstance, time_limit: float = 10.0, seed: int = 0,
         if mr.y.size:
             offer(round_master(inst, pool, mr.y, rng,
                                deadline=time.perf_counter() + round_share * time_limit))
-        keep = None
-        if mr.master is not None and left() > 0:
-            # reduced-cost fixing at fresh LP duals shrinks the integer master
-            pool.add_assignment(inst.p, inst.values, best_x)
-            _, _, pi_lp, sigma = mr.master.solve()
-            keep = reduced_cost_keep(pool, pi_lp, sigma, inst.mu, best)
-        if left() > 0:
+        # the integer master over the columns that survive reduced-cost fixing at the last
+        # LP duals, started from the best assignment so far: first only the columns within
+        # `restrict` of the LP-to-incumbent gap (a restricted master heuristic: a fraction of
+        # the columns, often the same optimum in a fraction of the time), then all of them
+        for frac in (restrict, math.inf):
+            if not (left() > 0.1 * time_limit and mr.duals is not None):
+                break
+            start = pool.add_assignment(inst.p, inst.values, best_x)
+            keep = reduced_cost_keep(pool, *mr.duals, inst.mu, best)
+            if math.isfinite(frac):
+                keep &= reduced_costs(pool, *mr.duals) <= frac * max(best - mr.lp, 0.0)
             x, _, _ = integer_master(pool, inst.mu, left() - 0.05 * time_limit,
-                                     inst.p.shape, keep)
+                                     inst.p.shape, keep | start, start)
             if x is not None:
                 offer(x)
                 polish(x)
