@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 from iadsim.assignment.bound import brute_force, lagrangian_bound, lower_bound, milp
 from iadsim.assignment.colgen import (
     ColumnPool,
+    Pricer,
     column_generation,
+    integer_master,
     lagrangian_bound_at,
     price,
     reduced_cost_keep,
@@ -200,13 +202,52 @@ def test_reduced_cost_fixing_keeps_every_better_selection(seed: int):
     _, _, pi, sigma = MasterLP(pool, inst.mu).solve()
     rng = np.random.default_rng(seed)
     pi = pi * rng.uniform(0.5, 1.5, pi.size)
-    from iadsim.assignment.colgen import integer_master
-
     x, _, _ = integer_master(pool, inst.mu, 5.0, inst.p.shape)
     best = objective(inst, x)
     keep = reduced_cost_keep(pool, pi, sigma, inst.mu, best * 1.0001)
     y, _, _ = integer_master(pool, inst.mu, 5.0, inst.p.shape, keep)
     assert objective(inst, y) == pytest.approx(best, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pricing_with_master_duals_returns_exactly_the_improving_columns(seed: int):
+    """Given the master LP's duals, pricing returns the columns it would return without them
+    whose reduced cost there is negative, and only those; the minima g are unchanged."""
+    inst = _mid_instance(seed)
+    mr = column_generation(inst.p, inst.values, inst.mu, greedy(inst), time_limit=30.0,
+                           max_rounds=2)
+    pi_lp, sigma = mr.duals
+    pi = 0.5 * mr.pi + 0.5 * pi_lp
+    pricer = Pricer(inst.p, inst.values, inst.mu)
+    plain, filtered = pricer(pi, keep=5), pricer(pi, keep=5, duals=(pi_lp, sigma))
+    assert np.array_equal(plain.g, filtered.g)
+
+    def rc(col):
+        j, w, k, val, _ = col
+        return val + float(pi_lp[w] @ k) - sigma[j]
+
+    def key(col):
+        return (col[0], tuple(col[1]), tuple(col[2]))
+
+    want = {key(c) for c in plain.cols if rc(c) < -1e-9 * max(1.0, abs(sigma[c[0]]))}
+    assert {key(c) for c in filtered.cols} == want
+    assert want  # after two rounds the LP is not optimal yet: some column improves
+
+
+def test_integer_master_from_a_start_is_never_worse_and_feasible():
+    """Started from a feasible selection, the integer master returns one at least as good
+    within the capacities, even with almost no time."""
+    inst = _mid_instance(4, m=20, n=40)
+    mr = column_generation(inst.p, inst.values, inst.mu, greedy(inst), time_limit=30.0,
+                           max_rounds=3)
+    x0 = greedy(inst)
+    start = mr.pool.add_assignment(inst.p, inst.values, x0)
+    assert start.sum() == inst.n
+    for limit in (0.0, 5.0):
+        x, dual, _ = integer_master(mr.pool, inst.mu, limit, inst.p.shape, None, start)
+        inst.check(x)
+        assert objective(inst, x) <= objective(inst, x0) * (1.0 + 1e-12)
+        assert dual <= objective(inst, x) * (1.0 + 1e-9)
 
 
 def test_milp_bound_on_random_instance_is_below_heuristic():
