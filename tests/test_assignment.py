@@ -105,6 +105,31 @@ def test_intercept_after_impact_is_never_a_candidate():
     assert len(_frame(params, [[0.0, -13e3, 200.0]], vel.tolist())) > 0
 
 
+def test_ballistic_tracks_are_aimed_under_gravity():
+    """A track classed ballistic (3 km/s, 33 deg dive, 60 km out at 40 km) is aimed where a
+    body under gravity will be, not on the straight line: the round's fly-out meets that point
+    exactly, and the aim point lies g T^2 / 2 below the straight-line one. A cruise-class
+    track at the same state keeps the straight line."""
+    params = _params([S400])
+    gam = np.radians(33.0)
+    pos = np.array([[0.0, -60e3, 40e3]])
+    vel = np.array([[0.0, 3000.0 * np.cos(gam), -3000.0 * np.sin(gam)]])
+    ballistic = THREAT_CLASSES.index("ballistic")
+    lead, aim, _ = dynamic._geometry(params, pos, vel, np.array([ballistic]))
+    b, w = 0, int(np.argmax(np.isfinite(lead[0, :, 0])))
+    t = lead[b, w, 0]
+    assert np.isfinite(t)
+    g = np.array([0.0, 0.0, -9.80665])
+    assert np.allclose(aim[b, w, 0], pos[0] + vel[0] * t + 0.5 * g * t**2, atol=1e-6)
+    fly = t - params.units.reaction_time_s[b]
+    reach = np.linalg.norm(aim[b, w, 0] - params.units.pos[b])
+    assert reach == pytest.approx(params.weapons.speed_mps[w] * fly, abs=1.0)
+    lead_s, aim_s, _ = dynamic._geometry(params, pos, vel, np.array([2]))
+    ts = lead_s[b, w, 0]
+    assert np.allclose(aim_s[b, w, 0], pos[0] + vel[0] * ts)
+    assert aim[b, w, 0, 2] < aim_s[b, w, 0, 2] - 1e3  # km lower: gravity matters here
+
+
 def test_preserve_spares_long_range_rounds_where_a_cheaper_layer_covers():
     cruise = ([[0, -60e3, 100]], [[0, 250, 0]])  # a cruise missile 60 km out, inbound
     drone = ([[0, -30e3, 200]], [[0, 50, 0]])

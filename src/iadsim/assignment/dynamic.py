@@ -5,7 +5,8 @@ Each assign phase builds a small weapon-target problem from the world as it stan
 
 * candidates ``c = (unit b, interceptor w, track k)`` that are feasible now: the unit is up,
   the track is eligible under the doctrine, the collision-course intercept (reaction time +
-  fly-out, :func:`iadsim.engagement.predicted_intercept`) lies inside the weapon's envelope for
+  fly-out, :func:`iadsim.engagement.predicted_intercept`; under gravity for tracks classed
+  ballistic) lies inside the weapon's envelope for
   the track's perceived category and before its predicted impact, and the predicted intercept
   point is known to within the seeker basket (fire-control quality gate);
 * the gain of ``c``, a salvo of ``n`` rounds, is its marginal return (den Broeder, Ellison &
@@ -51,6 +52,7 @@ from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 
 from iadsim.catalog import THREAT_CLASSES
 from iadsim.engagement import predicted_intercept
+from iadsim.kinematics import G
 from iadsim.params import Params
 from iadsim.state import (
     TRACK_CONFIRMED,
@@ -228,10 +230,13 @@ def _geometry(params: Params, p: np.ndarray, v: np.ndarray, cat: np.ndarray
     up, w, d = params.units, params.weapons, params.doctrine
     shape = (len(up.name), len(w.name), len(p))
     tau = np.broadcast_to(up.reaction_time_s[:, None, None], shape)
+    acc = np.zeros_like(p)
+    acc[cat == BALLISTIC, 2] = -G  # ballistic tracks are predicted under gravity
     t_f = predicted_intercept(p[None, None], v[None, None], up.pos[:, None, None], tau,
-                              w.speed_mps[None, :, None])
+                              w.speed_mps[None, :, None], acc[None, None])
     lead = tau + t_f
-    aim = p[None, None] + v[None, None] * np.where(np.isfinite(lead), lead, 0.0)[..., None]
+    t_aim = np.where(np.isfinite(lead), lead, 0.0)[..., None]
+    aim = p[None, None] + v[None, None] * t_aim + 0.5 * acc[None, None] * t_aim**2
     rng_m = np.linalg.norm(aim - up.pos[:, None, None], axis=-1)
     height = aim[..., 2] - up.pos[:, None, None, 2]
     speed = np.linalg.norm(v, axis=-1)
