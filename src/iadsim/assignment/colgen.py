@@ -215,8 +215,8 @@ class Pricer:
         n, m = self.pT.shape
         pi = np.maximum(np.asarray(pi, float), 0.0)
         w = self.values
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = pi[None, :] / self.aT  # 0 where p = 1
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ratio = pi[None, :] / self.aT  # 0 where p = 1, inf where p ~ 0
         ratio = np.where(self.armed & (pi[None, :] < self.wpT + slack), ratio, np.inf)
         # any fixed order of equal ratios is valid (the tail bound only needs ranks sorted)
         cid = np.argsort(ratio, axis=1)  # [n, m] weapons by price per log-kill
