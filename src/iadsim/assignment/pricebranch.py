@@ -88,10 +88,10 @@ def price_and_branch(inst: WTAInstance, time_limit: float = 10.0, seed: int = 0,
     def left() -> float:
         return time_limit - (time.perf_counter() - t0)
 
-    def polish(x: np.ndarray) -> None:
+    def polish(x: np.ndarray, swaps: bool = True) -> None:
         local_search(inst, x)
         offer(x)
-        if left() > 0.2 * time_limit:
+        if swaps and left() > 0.2 * time_limit:
             local_search(inst, x, None, rng, patience=2, swaps=True)
             offer(x)
 
@@ -123,7 +123,7 @@ def price_and_branch(inst: WTAInstance, time_limit: float = 10.0, seed: int = 0,
                                      inst.p.shape, keep | start, start)
             if x is not None:
                 offer(x)
-                polish(x)
+                polish(x, swaps=not math.isfinite(frac))  # the full master comes next
         # reduced-cost enumeration at the best Lagrangian prices
         slack = best - mr.bound
         small = inst.m * inst.n <= 400  # always enumerate: tiny pools, exact answers
