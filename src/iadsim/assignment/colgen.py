@@ -89,12 +89,21 @@ class ColumnPool:
     def add_assignment(self, p: np.ndarray, values: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Add the column of every target in the assignment ``x`` ([m, n]); returns the [C]
         bool mask of these columns (the integer master solution that is ``x``)."""
+        x = np.asarray(x, np.int64)
+        with np.errstate(divide="ignore"):
+            cost = values * np.exp(np.where(x > 0, x * np.log1p(-p), 0.0).sum(axis=0))
+        tj, wi = np.nonzero(x.T)  # by target, weapons increasing
+        bounds = np.searchsorted(tj, np.arange(self.n + 1))
         cols = []
         for j in range(self.n):
-            w = np.nonzero(x[:, j])[0]
+            w = wi[bounds[j]:bounds[j + 1]]
             k = x[w, j]
-            self.add(j, w, k, float(values[j] * np.prod((1.0 - p[w, j]) ** k)))
-            cols.append(self.index[np.concatenate([[j], w, k]).astype(np.int64).tobytes()])
+            key = np.concatenate([[j], w, k]).astype(np.int64).tobytes()
+            c = self.index.get(key)
+            if c is None:
+                self.add(j, w, k, float(cost[j]))
+                c = len(self) - 1
+            cols.append(c)
         chosen = np.zeros(len(self), dtype=bool)
         chosen[cols] = True
         return chosen

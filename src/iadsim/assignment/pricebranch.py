@@ -56,7 +56,7 @@ def certified(inst: WTAInstance, lagrangian: float, pi: np.ndarray) -> float:
 
 
 def price_and_branch(inst: WTAInstance, time_limit: float = 10.0, seed: int = 0,
-                     x0: np.ndarray | None = None, cg_share: float = 0.65,
+                     x0: np.ndarray | None = None, cg_share: float = 0.75,
                      max_rounds: int = 500, enum_budget: int = 200_000,
                      max_enum_gap: float = 0.01, round_share: float = 0.08,
                      restrict: float = 0.05) -> Solution:
