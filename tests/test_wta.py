@@ -344,3 +344,22 @@ def test_shipped_solutions_beat_best_known(path: Path):
     assert value < best[name] - 1e-6  # beyond the 6-decimal rounding of best_known.csv
     assert value == pytest.approx(data["objective"], rel=1e-12)
     assert data["lower_bound"] is None or data["lower_bound"] <= value
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/wta not next to the checkout")
+def test_benchmark_script_counts_repeated_runs(tmp_path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("wta_bench", ROOT / "benchmarks" / "wta.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    md = tmp_path / "wta.md"
+    assert bench.main([str(SHARED), "--limits", "0.3", "--repeat", "2",
+                       "--only", "wta_50x100x1", "--markdown", str(md)]) == 0
+    head, _, row = md.read_text().splitlines()
+    assert head.split(" | ")[-2:] == ["runs within 0.1% at 0.3 s", "worst gap % at 0.3 s |"]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[0] == "wta_50x100x1" and cells[-2] == "2/2"  # solved to optimality
+    assert float(cells[-1]) <= 0.1
+    with pytest.raises(SystemExit):
+        bench.main([str(SHARED), "--repeat", "0"])

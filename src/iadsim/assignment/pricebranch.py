@@ -6,8 +6,9 @@
 3. The master LP solution rounded to an assignment (``rounding.round_master``); then the
    integer master (HiGHS, started from the incumbent) over the columns that survive
    reduced-cost fixing at the last LP duals (``colgen.reduced_cost_keep``): first only those
-   within ``restrict`` of the LP-to-incumbent gap (a restricted master heuristic), then all
-   of them; each answer polished by the local search.
+   whose reduced cost is within each fraction ``restrict`` of the LP value (a ladder of
+   restricted masters, a heuristic), then all of them; each answer polished by the local
+   search and handed to the next as its start.
 4. Reduced-cost enumeration: with ``UB`` the best objective found and ``L(pi)`` the bound at
    prices ``pi``, every feasible assignment ``x`` satisfies
 
@@ -59,7 +60,7 @@ def price_and_branch(inst: WTAInstance, time_limit: float = 10.0, seed: int = 0,
                      x0: np.ndarray | None = None, cg_share: float = 0.75,
                      max_rounds: int = 500, enum_budget: int = 200_000,
                      max_enum_gap: float = 0.01, round_share: float = 0.08,
-                     restrict: float = 0.05) -> Solution:
+                     restrict: tuple[float, ...] = (2e-5, 1e-4, 4e-4)) -> Solution:
     """Solve by price and branch (module docstring); anytime, Ctrl-C returns the best so far.
 
     ``enum_budget`` caps the columns added by reduced-cost enumeration (beyond it the slack is
@@ -109,21 +110,29 @@ def price_and_branch(inst: WTAInstance, time_limit: float = 10.0, seed: int = 0,
             offer(round_master(inst, pool, mr.y, rng,
                                deadline=time.perf_counter() + round_share * time_limit))
         # the integer master over the columns that survive reduced-cost fixing at the last
-        # LP duals, started from the best assignment so far: first only the columns within
-        # `restrict` of the LP-to-incumbent gap (a restricted master heuristic: a fraction of
-        # the columns, often the same optimum in a fraction of the time), then all of them
-        for frac in (restrict, math.inf):
-            if not (left() > 0.1 * time_limit and mr.duals is not None):
-                break
-            start = pool.add_assignment(inst.p, inst.values, best_x)
-            keep = reduced_cost_keep(pool, *mr.duals, inst.mu, best)
-            if math.isfinite(frac):
-                keep &= reduced_costs(pool, *mr.duals) <= frac * max(best - mr.lp, 0.0)
-            x, _, _ = integer_master(pool, inst.mu, left() - 0.05 * time_limit,
-                                     inst.p.shape, keep | start, start)
-            if x is not None:
-                offer(x)
-                polish(x, swaps=not math.isfinite(frac))  # the full master comes next
+        # LP duals, started from the best assignment so far: first over the columns whose
+        # reduced cost is within each of `restrict` (relative to the LP value), then over all
+        # of them. A restricted master is a heuristic; the small ones take milliseconds and
+        # each answer is the next one's start and cutoff, which keeps the larger ones short
+        if mr.duals is not None:
+            rc = reduced_costs(pool, *mr.duals)
+            tried = -1
+            for frac in (*restrict, math.inf):
+                if not left() > 0.1 * time_limit:
+                    break
+                start = pool.add_assignment(inst.p, inst.values, best_x)
+                keep = reduced_cost_keep(pool, *mr.duals, inst.mu, best)
+                if math.isfinite(frac):
+                    keep[:rc.size] &= rc <= frac * abs(mr.lp)
+                keep |= start
+                if int(keep.sum()) == tried:
+                    continue
+                tried = int(keep.sum())
+                x, _, _ = integer_master(pool, inst.mu, left() - 0.05 * time_limit,
+                                         inst.p.shape, keep, start)
+                if x is not None:
+                    offer(x)
+                    polish(x, swaps=not math.isfinite(frac))  # the full master is last
         # reduced-cost enumeration at the best Lagrangian prices
         slack = best - mr.bound
         small = inst.m * inst.n <= 400  # always enumerate: tiny pools, exact answers
