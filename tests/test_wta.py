@@ -336,8 +336,8 @@ def test_write_solution_roundtrip(tmp_path: Path):
 def test_shipped_solutions_beat_best_known(path: Path):
     import csv
 
-    best = {r["instance"]: float(r["best_ub_ba"])
-            for r in csv.DictReader((SHARED / "best_known.csv").open())}
+    with (SHARED / "best_known.csv").open(newline="", encoding="utf-8") as f:
+        best = {r["instance"]: float(r["best_ub_ba"]) for r in csv.DictReader(f)}
     name = json.loads(path.read_text())["instance"]
     inst = read_instance(SHARED / "instances" / f"{name}.txt.gz")
     data, value = read_solution(path, inst)
