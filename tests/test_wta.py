@@ -363,3 +363,17 @@ def test_benchmark_script_counts_repeated_runs(tmp_path: Path):
     assert float(cells[-1]) <= 0.1
     with pytest.raises(SystemExit):
         bench.main([str(SHARED), "--repeat", "0"])
+
+
+def test_restricted_master_ladder_is_a_heuristic_only():
+    """With or without the restricted masters, enough time gives the same proved optimum."""
+    rng = np.random.default_rng(5)
+    inst = WTAInstance(values=rng.uniform(1, 10, 12), p=rng.uniform(0.05, 0.6, (6, 12)),
+                       mu=np.full(6, 2))
+    with_ladder = price_and_branch(inst, time_limit=5.0)
+    full_only = price_and_branch(inst, time_limit=5.0, restrict=())
+    assert with_ladder.objective == pytest.approx(full_only.objective, rel=1e-12)
+    for sol in (with_ladder, full_only):
+        inst.check(sol.x)  # raises on an infeasible assignment
+        assert sol.lower_bound <= sol.objective
+        assert sol.objective - sol.lower_bound <= 1e-5 * sol.objective

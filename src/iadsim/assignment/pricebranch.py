@@ -67,8 +67,9 @@ def price_and_branch(inst: WTAInstance, time_limit: float = 10.0, seed: int = 0,
     halved, so the pool stays tractable; the result is then a heuristic, not a proof), and
     enumeration only starts once ``UB - L`` is below ``max_enum_gap`` of ``UB``. The time
     shares (``cg_share`` of the limit for column generation, ``round_share`` for the rounding)
-    were tuned so that the largest benchmark instances are within 0.1% of the best known at
-    1 s (docs/wta.md).
+    and the ladder ``restrict`` (reduced-cost cut-offs of the restricted integer masters, as
+    fractions of the master LP value; empty for the full master only) were tuned so that the
+    largest benchmark instances are within 0.1% of the best known at 1 s (docs/wta.md).
     """
     t0 = time.perf_counter()
     rng = np.random.default_rng(np.random.SeedSequence(seed))
