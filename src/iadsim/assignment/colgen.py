@@ -90,10 +90,7 @@ class ColumnPool:
         """Add the column of every target in the assignment ``x`` ([m, n]); returns the [C]
         bool mask of these columns (the integer master solution that is ``x``)."""
         x = np.asarray(x, np.int64)
-        lq = np.zeros(p.shape)
-        with np.errstate(divide="ignore"):  # p = 1: log(0) = -inf, a survival of 0
-            np.log1p(-p, out=lq, where=x > 0)
-        cost = values * np.exp((x * lq).sum(axis=0))
+        cost = values * np.prod((1.0 - p) ** x, axis=0)  # as wta.objective evaluates it
         tj, wi = np.nonzero(x.T)  # by target, weapons increasing
         bounds = np.searchsorted(tj, np.arange(self.n + 1))
         cols = []
